@@ -1,0 +1,78 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { readFileSync } from "node:fs";
+import { RulesError, ScanError } from "@modelvet/engine";
+import { runScan, type ScanCommandOptions } from "./scan-command.js";
+import { explainRule, listRules } from "./rules-command.js";
+
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Exit codes: 0 below the --fail-on threshold, 1 at or above it, 2 could not scan. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command("modelvet")
+    .description("Find the code hiding in machine-learning model files before anyone loads them.")
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command("scan")
+    .description("scan model files and folders (recursively); every file is judged by its bytes")
+    .argument("<paths...>", "files or folders")
+    .addOption(new Option("-f, --format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
+    .option("-o, --output <file>", "write the report to a file instead of standard output")
+    .addOption(new Option("--fail-on <severity>", "exit 1 when the result is at least this severe").choices(["warning", "alert"]).default("alert"))
+    .option("--rules <file>", "extra rules file that adds or overrides rules (repeatable)", collect, [])
+    .option("-q, --quiet", "text output: list only files with findings")
+    .option("--no-progress", "never show a progress bar")
+    .option("--concurrency <n>", "files scanned at once", positiveInt, 4)
+    .option("--timeout <seconds>", "time budget per file", positiveInt, 600)
+    .action(async (paths: string[], options: ScanCommandOptions) => {
+      exitCode = await runScan(paths, options, VERSION);
+    });
+
+  const rules = program.command("rules").description("show the rules pack");
+  rules
+    .command("list")
+    .description("list every rule with its severity and reason")
+    .option("--rules <file>", "extra rules file (repeatable)", collect, [])
+    .addOption(new Option("-f, --format <format>", "output format").choices(["text", "json"]).default("text"))
+    .action(async (options: { rules: string[]; format: "text" | "json" }) => {
+      await listRules(options);
+    });
+  rules
+    .command("explain")
+    .description("explain the severity of an import, e.g. posix.system or module:name")
+    .argument("<global>", "module.name (or module:name when the name is dotted)")
+    .option("--rules <file>", "extra rules file (repeatable)", collect, [])
+    .action(async (global: string, options: { rules: string[] }) => {
+      await explainRule(global, options);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ScanError || e instanceof RulesError || isFsError(e)) {
+      process.stderr.write(`modelvet: ${(e as Error).message}\n`);
+      return 2;
+    }
+    process.stderr.write(`modelvet: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    return 2;
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive whole number");
+  return n;
+}
+
+function isFsError(e: unknown): boolean {
+  return typeof (e as NodeJS.ErrnoException)?.code === "string" && typeof (e as NodeJS.ErrnoException).syscall === "string";
+}

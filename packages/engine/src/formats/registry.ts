@@ -1,0 +1,5 @@
+import { pickleFormat } from "./pickle.js";
+import type { FormatHandler } from "./types.js";
+
+/** Every format the scanner knows, in the order they are tried. A file may match several (polyglots). */
+export const FORMATS: readonly FormatHandler[] = [pickleFormat];

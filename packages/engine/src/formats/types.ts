@@ -1,0 +1,21 @@
+import type { ByteSource } from "../source/byte-source.js";
+import type { InspectContext } from "../inspect.js";
+
+/** The first and last bytes of a source: enough for every magic-number test without a second read. */
+export interface Probe {
+  head: Uint8Array;
+  tail: Uint8Array;
+  size: number;
+}
+
+/** One file format or container. Adding a format is adding one of these and a line in the registry. */
+export interface FormatHandler {
+  readonly name: string;
+  /** A cheap test on the probe bytes; true means "worth inspecting", not "certainly this format". */
+  sniff(probe: Probe): boolean;
+  /**
+   * Reads the source and records imports and indicators in the context. Returns false when the bytes turn out
+   * not to be this format (nothing is then recorded).
+   */
+  inspect(source: ByteSource, ctx: InspectContext, probe: Probe): Promise<boolean>;
+}

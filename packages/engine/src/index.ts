@@ -1,0 +1,25 @@
+export { scanPaths, inspect, buildReport, loadClassifier, collectFiles, ScanError } from "./scan.js";
+export type { ScanOptions, ScanProgress } from "./scan.js";
+export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./inspect.js";
+export { Classifier, type Verdict, type CandidateMatch } from "./policy/classify.js";
+export { judge } from "./policy/judge.js";
+export {
+  loadBuiltinPack,
+  loadPackDir,
+  withUserRules,
+  builtinRulesDir,
+  RulesError,
+  SEVERITY_LABELS,
+  type Rule,
+  type RulesPack,
+  type Severity,
+  type IndicatorRule,
+} from "./policy/rules.js";
+export { scanPickles, DEFAULT_LIMITS, type PickleScan, type PickleOptions, type PickleLimits, type ImportRecord } from "./pickle/machine.js";
+export { OPCODES } from "./pickle/opcodes.js";
+export { ByteReader, SourceWindow, StreamChunks } from "./source/byte-reader.js";
+export { FileSource, BufferSource, SliceSource, type ByteSource } from "./source/byte-source.js";
+export type { FileInventory, InventoryImport, InventoryIndicator } from "./inventory.js";
+export type * from "./report/types.js";
+export { toSarif } from "./report/sarif.js";
+export { renderText, type TextOptions } from "./report/text.js";

@@ -1,0 +1,120 @@
+import type { FileInventory, InventoryImport } from "./inventory.js";
+import type { PickleLimits, PickleScan } from "./pickle/machine.js";
+import { FORMATS } from "./formats/registry.js";
+import type { Probe } from "./formats/types.js";
+import type { ByteSource } from "./source/byte-source.js";
+
+/** Budgets of one file's scan: nesting, members, decompressed bytes, time. */
+export interface ScanLimits {
+  /** Containers inside containers. */
+  maxDepth: number;
+  /** Members of all containers of one file. */
+  maxMembers: number;
+  /** Bytes produced by decompression for one file. */
+  maxDecompressedBytes: number;
+  /** Decompressed/compressed ratio above which a member is a suspected bomb. */
+  maxCompressionRatio: number;
+  /** Time for one file. */
+  fileTimeoutMs: number;
+  pickle: Partial<PickleLimits>;
+}
+
+export const DEFAULT_SCAN_LIMITS: ScanLimits = {
+  maxDepth: 8,
+  maxMembers: 100_000,
+  maxDecompressedBytes: 8 * 1024 ** 3,
+  maxCompressionRatio: 1000,
+  fileTimeoutMs: 10 * 60_000,
+  pickle: {},
+};
+
+const HEAD_SIZE = 512;
+// The ZIP end record sits in the last 22 bytes plus a comment of up to 64 KiB.
+const TAIL_SIZE = 22 + 0xffff;
+
+/** Reads the bytes every sniffer needs, at most two small reads. */
+export async function probe(source: ByteSource): Promise<Probe> {
+  const head = await source.read(0, Math.min(HEAD_SIZE, source.size));
+  const tailStart = Math.max(0, source.size - TAIL_SIZE);
+  const tail = tailStart < head.length ? head.subarray(tailStart) : await source.read(tailStart, source.size - tailStart);
+  return { head, tail, size: source.size };
+}
+
+/** Collects what one file's formats find, with the member path of nested sources. */
+export class InspectContext {
+  readonly deadline: number;
+
+  constructor(
+    readonly inventory: FileInventory,
+    readonly limits: ScanLimits,
+    readonly member = "",
+    readonly depth = 0,
+    deadline?: number,
+    private readonly shared: { members: number; decompressed: number } = { members: 0, decompressed: 0 },
+  ) {
+    this.deadline = deadline ?? Date.now() + limits.fileTimeoutMs;
+  }
+
+  indicate(id: string, message: string, offset?: number): void {
+    this.inventory.indicators.push({ id, message, member: this.member, ...(offset !== undefined ? { offset } : {}) });
+  }
+
+  addFormat(name: string): void {
+    if (!this.inventory.formats.includes(name)) this.inventory.formats.push(name);
+  }
+
+  addPickleScan(scan: PickleScan): void {
+    for (const imp of scan.imports) {
+      const record: InventoryImport = {
+        module: imp.module,
+        name: imp.name,
+        member: this.member,
+        offsets: imp.offsets,
+        opcode: imp.opcode,
+        calls: imp.calls,
+        ...(imp.via ? { via: imp.via } : {}),
+      };
+      this.inventory.imports.push(record);
+    }
+    for (const ind of scan.indicators) this.indicate(ind.id, ind.message, ind.offset);
+  }
+
+  /** Counts decompressed bytes against the file's budget; false when the budget is spent. */
+  spendDecompressed(bytes: number): boolean {
+    this.shared.decompressed += bytes;
+    return this.shared.decompressed <= this.limits.maxDecompressedBytes;
+  }
+
+  /** Scans a nested source (a container member, a decompressed stream, a nested pickle) by its content. */
+  async inspectChild(source: ByteSource, member: string): Promise<void> {
+    if (this.depth + 1 > this.limits.maxDepth) {
+      this.indicate("scan.limit", `nesting deeper than ${this.limits.maxDepth} at ${member}`);
+      return;
+    }
+    if (++this.shared.members > this.limits.maxMembers) {
+      if (this.shared.members === this.limits.maxMembers + 1) this.indicate("scan.limit", `more than ${this.limits.maxMembers} members`);
+      return;
+    }
+    const child = new InspectContext(this.inventory, this.limits, member, this.depth + 1, this.deadline, this.shared);
+    await inspectSource(source, child);
+  }
+}
+
+/** Runs every format whose sniffer accepts the source. Returns the formats that recognised it. */
+export async function inspectSource(source: ByteSource, ctx: InspectContext): Promise<string[]> {
+  const recognised: string[] = [];
+  if (source.size === 0) return recognised;
+  const bytes = await probe(source);
+  for (const format of FORMATS) {
+    if (!format.sniff(bytes)) continue;
+    if (Date.now() > ctx.deadline) {
+      ctx.indicate("scan.limit", `time budget of ${ctx.limits.fileTimeoutMs} ms exhausted`);
+      break;
+    }
+    if (await format.inspect(source, ctx, bytes)) {
+      recognised.push(format.name);
+      ctx.addFormat(format.name);
+    }
+  }
+  return recognised;
+}

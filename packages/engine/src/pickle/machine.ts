@@ -1,0 +1,831 @@
+import type { ByteReader } from "../source/byte-reader.js";
+import { OPCODES } from "./opcodes.js";
+import { resolveCall } from "./resolve.js";
+import {
+  decodeAscii,
+  decodeQuotedString,
+  decodeUtf8,
+  parsePyFloat,
+  parsePyInt,
+  parsePyIntBase0,
+  rawUnicodeEscape,
+} from "./text-args.js";
+import {
+  NONE,
+  constString,
+  opaque,
+  pathOf,
+  pushItem,
+  render,
+  setEntry,
+  str,
+  type BytesValue,
+  type CallValue,
+  type DictValue,
+  type SeqValue,
+  type Value,
+} from "./values.js";
+
+/** Bounds that turn hostile input into a finding instead of a hang or an exhausted heap. */
+export interface PickleLimits {
+  /** Opcodes per stream, all pickles together. */
+  maxOpcodes: number;
+  /** Values on the stack (all mark segments together). */
+  maxStackDepth: number;
+  /** Open MARKs. */
+  maxMarks: number;
+  /** Memo entries. */
+  maxMemo: number;
+  /** Characters of a string kept for analysis; longer strings keep their head and length. */
+  maxStringKept: number;
+  /** Bytes of a protocol-0 text argument (a line). */
+  maxLine: number;
+  /** Pickles back to back in one stream. */
+  maxPickles: number;
+  /** Wall-clock deadline (Date.now() milliseconds); checked every few thousand opcodes. */
+  deadline: number;
+}
+
+export const DEFAULT_LIMITS: PickleLimits = {
+  maxOpcodes: 500_000_000,
+  maxStackDepth: 2_000_000,
+  maxMarks: 100_000,
+  maxMemo: 4_000_000,
+  maxStringKept: 256,
+  maxLine: 64 * 1024,
+  maxPickles: 10_000,
+  deadline: Infinity,
+};
+
+/** A module attribute the stream imports (GLOBAL, INST, STACK_GLOBAL) or reaches by a call we resolved. */
+export interface ImportRecord {
+  module: string;
+  name: string;
+  /** The opcode that imported it, or "getattr"-style resolution for computed references. */
+  opcode: string;
+  /** Offsets of the first few import sites. */
+  offsets: number[];
+  count: number;
+  /** How a computed reference was reached, e.g. `builtins.getattr`. */
+  via?: string;
+  /** Renderings of the first few calls of it: `posix.system('echo hi')`. */
+  calls: string[];
+}
+
+export interface PickleIndicator {
+  id: string;
+  message: string;
+  offset: number;
+}
+
+/** A byte payload handed to a loader of pickles (pickle.loads, torch.load…), to be scanned as a nested stream. */
+export interface NestedPayload {
+  loader: string;
+  at: number;
+  length: number;
+  head: Uint8Array;
+}
+
+export interface PickleScan {
+  imports: ImportRecord[];
+  indicators: PickleIndicator[];
+  nested: NestedPayload[];
+  opcodes: number;
+  /** Pickles that ended with STOP. */
+  pickles: number;
+  /** Highest PROTO seen. */
+  protocol: number;
+  /** Offset after the last byte consumed. */
+  end: number;
+  /** True when the last pickle ended cleanly at STOP (and nothing was left unread, unless stopAfter cut it). */
+  clean: boolean;
+}
+
+/** Lets a container format act between opcodes (joblib skips raw array bytes after a NumpyArrayWrapper BUILD). */
+export interface PickleHooks {
+  afterBuild?(target: Value, state: Value, reader: ByteReader, scan: PickleScan): Promise<void>;
+}
+
+export interface PickleOptions {
+  limits?: Partial<PickleLimits>;
+  /** Stop after this many pickles (legacy torch: 5) and leave the rest of the stream unread. */
+  stopAfter?: number;
+  hooks?: PickleHooks;
+  /** Called for every opcode with its offset and decoded argument (differential tests). */
+  trace?: (name: string, offset: number, arg: unknown) => void;
+  /** Loaders whose byte arguments are nested pickles (dotted paths). */
+  nestedLoaders?: ReadonlySet<string>;
+}
+
+const TRUE: Value = { k: "bool", v: true };
+const FALSE: Value = { k: "bool", v: false };
+const HEAD_BYTES = 64;
+const MAX_CALLS_KEPT = 3;
+const MAX_OFFSETS_KEPT = 8;
+const MAX_INDICATORS = 200;
+const latin1 = new TextDecoder("latin1");
+const lenientUtf8 = new TextDecoder("utf-8");
+
+export const DEFAULT_NESTED_LOADERS: ReadonlySet<string> = new Set([
+  "pickle.loads",
+  "_pickle.loads",
+  "cPickle.loads",
+  "dill.loads",
+  "dill._dill.loads",
+  "torch.load",
+  "torch.serialization.load",
+  "torch.storage._load_from_bytes",
+  "joblib.load",
+  "numpy.loads",
+]);
+
+class Stop extends Error {}
+
+/**
+ * Runs pickles from `reader` symbolically: no object is built and nothing is imported. Every pickle in the
+ * stream is run in turn (a loader that calls load() again would run it). Errors stop the current pickle the way
+ * the loader would stop, keeping what was found before, and become indicators with offsets.
+ */
+export async function scanPickles(reader: ByteReader, options: PickleOptions = {}): Promise<PickleScan> {
+  const machine = new Machine(reader, options);
+  await machine.runAll();
+  return machine.scan;
+}
+
+class Machine {
+  readonly scan: PickleScan = {
+    imports: [],
+    indicators: [],
+    nested: [],
+    opcodes: 0,
+    pickles: 0,
+    protocol: 0,
+    end: 0,
+    clean: false,
+  };
+  private readonly limits: PickleLimits;
+  private readonly importIndex = new Map<string, number>();
+  private readonly nestedLoaders: ReadonlySet<string>;
+  // Per-pickle state.
+  private stack: Value[] = [];
+  private marks: number[] = [];
+  private memo = new Map<number | string, Value>();
+  private proto = 0;
+  private frameEnd = -1;
+
+  constructor(
+    private readonly r: ByteReader,
+    private readonly options: PickleOptions,
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.nestedLoaders = options.nestedLoaders ?? DEFAULT_NESTED_LOADERS;
+  }
+
+  async runAll(): Promise<void> {
+    const stopAfter = this.options.stopAfter ?? Infinity;
+    while (this.scan.pickles < stopAfter) {
+      if (await this.r.atEnd()) break;
+      if (this.scan.pickles >= this.limits.maxPickles) {
+        this.indicate("pickle.limit", `more than ${this.limits.maxPickles} pickles in one stream`, this.r.offset);
+        break;
+      }
+      const start = this.r.offset;
+      const importsBefore = this.scan.imports.length;
+      const ok = await this.runOne();
+      if (!ok) {
+        if (this.scan.pickles > 0 && this.scan.imports.length === importsBefore) {
+          // What follows the last STOP does not even form a pickle: trailing bytes, reported as such.
+          const cause = this.scan.indicators.pop();
+          this.indicate("pickle.trailing_data", `data after the last STOP at offset ${start} is not a pickle (${cause?.message ?? "unreadable"})`, start);
+        }
+        break;
+      }
+    }
+    this.scan.end = this.r.offset;
+  }
+
+  private indicate(id: string, message: string, offset: number): void {
+    if (this.scan.indicators.length < MAX_INDICATORS) this.scan.indicators.push({ id, message, offset });
+  }
+
+  /** Runs one pickle to its STOP. Returns false when it broke off (the finding is recorded). */
+  private async runOne(): Promise<boolean> {
+    this.stack = [];
+    this.marks = [];
+    this.memo = new Map();
+    this.proto = 0;
+    this.frameEnd = -1;
+    this.scan.clean = false;
+    try {
+      await this.loop();
+      this.scan.pickles++;
+      this.scan.clean = true;
+      return true;
+    } catch (e) {
+      if (e instanceof Stop) return false;
+      throw e;
+    }
+  }
+
+  private fail(id: string, message: string, offset: number): never {
+    this.indicate(id, message, offset);
+    throw new Stop();
+  }
+
+  private truncated(at: number, name: string): never {
+    this.fail("pickle.truncated", `stream ends inside ${name} at offset ${at}`, at);
+  }
+
+  // ---- stack helpers (the loader never pops below the innermost MARK) ----
+
+  private get fence(): number {
+    return this.marks.length > 0 ? this.marks[this.marks.length - 1]! : 0;
+  }
+
+  private push(v: Value): void {
+    if (this.stack.length >= this.limits.maxStackDepth)
+      this.fail("pickle.limit", `stack deeper than ${this.limits.maxStackDepth}`, this.r.offset);
+    this.stack.push(v);
+  }
+
+  private pop(at: number, name: string): Value {
+    if (this.stack.length <= this.fence) this.fail("pickle.stack_underflow", `${name} on an empty stack`, at);
+    return this.stack.pop()!;
+  }
+
+  private top(at: number, name: string): Value {
+    if (this.stack.length <= this.fence) this.fail("pickle.stack_underflow", `${name} on an empty stack`, at);
+    return this.stack[this.stack.length - 1]!;
+  }
+
+  private popMark(at: number, name: string): Value[] {
+    if (this.marks.length === 0) this.fail("pickle.stack_underflow", `${name} without a MARK`, at);
+    const mark = this.marks.pop()!;
+    return this.stack.splice(mark);
+  }
+
+  // ---- imports and calls ----
+
+  private addImport(module: string, name: string, opcode: string, offset: number, via?: string): number {
+    const key = `${module}\0${name}`;
+    let index = this.importIndex.get(key);
+    if (index === undefined) {
+      index = this.scan.imports.length;
+      this.importIndex.set(key, index);
+      this.scan.imports.push({ module, name, opcode, offsets: [], count: 0, calls: [], ...(via ? { via } : {}) });
+    }
+    const record = this.scan.imports[index]!;
+    record.count++;
+    if (record.offsets.length < MAX_OFFSETS_KEPT) record.offsets.push(offset);
+    return index;
+  }
+
+  private pushGlobal(module: string, name: string, opcode: string, offset: number): void {
+    const importIndex = this.addImport(module, name, opcode, offset);
+    this.push({ k: "global", module, name, importIndex });
+  }
+
+  /** Records a call: attaches its rendering to the callee's import, resolves computed references. */
+  private call(callee: Value, args: Value, opcode: string, offset: number, kwargs?: Value): CallValue {
+    const resolution = resolveCall(callee, args);
+    const value: CallValue = {
+      k: "call",
+      callee,
+      args,
+      opcode,
+      offset,
+      ...(kwargs ? { kwargs } : {}),
+      ...(resolution?.kind === "reference" ? { resolved: resolution.path } : {}),
+    };
+    if (resolution) {
+      // The call fetches or runs an attribute by name: an import in all but opcode.
+      const { module, name } = splitPath(resolution.path);
+      const index = this.addImport(module, name, opcode, offset, resolution.via);
+      if (resolution.kind === "invocation") this.attachCall(index, value);
+    }
+    const calleeIndex = callee.k === "global" ? callee.importIndex : this.indexOfPath(pathOf(callee));
+    if (calleeIndex !== undefined) this.attachCall(calleeIndex, value);
+    else if (resolution?.kind !== "invocation")
+      this.indicate("pickle.computed_call", `call of a computed value: ${render(value, 120)}`, offset);
+    this.noteNested(callee, args);
+    return value;
+  }
+
+  private attachCall(index: number, value: CallValue): void {
+    const calls = this.scan.imports[index]!.calls;
+    if (calls.length < MAX_CALLS_KEPT) calls.push(render(value));
+  }
+
+  private indexOfPath(path: string | undefined): number | undefined {
+    if (!path) return undefined;
+    const { module, name } = splitPath(path);
+    return this.importIndex.get(`${module}\0${name}`);
+  }
+
+  private noteNested(callee: Value, args: Value): void {
+    const path = pathOf(callee);
+    if (!path || !this.nestedLoaders.has(path) || args.k !== "tuple") return;
+    const payload = args.items[0];
+    if (payload?.k === "bytes") this.scan.nested.push({ loader: path, at: payload.at, length: payload.length, head: payload.head });
+  }
+
+  /** A value that is a module-level object: mutating it changes the loader's process for everyone. */
+  private checkMutation(target: Value, opcode: string, offset: number): void {
+    if (target.k === "global")
+      this.indicate("pickle.global_mutation", `${opcode} modifies the module-level object ${target.module}.${target.name}`, offset);
+  }
+
+  // ---- argument readers ----
+
+  private async need(n: number, at: number, name: string): Promise<void> {
+    if (this.r.available < n && (await this.r.fill(n)) < n) this.truncated(at, name);
+  }
+
+  private async line(at: number, name: string): Promise<Uint8Array> {
+    const bytes = await this.r.line(this.limits.maxLine);
+    if (bytes === null) {
+      if ((await this.r.fill(this.limits.maxLine + 1)) > this.limits.maxLine)
+        this.fail("pickle.limit", `${name} argument longer than ${this.limits.maxLine} bytes`, at);
+      this.truncated(at, name);
+    }
+    return bytes;
+  }
+
+  /** Reads a length-prefixed payload: keeps at most `keep` bytes, skips the rest without copying it. */
+  private async payload(length: number, keep: number, at: number, name: string): Promise<{ head: Uint8Array; start: number }> {
+    const start = this.r.offset;
+    const kept = Math.min(length, keep);
+    await this.need(kept, at, name);
+    const head = this.r.take(kept).slice();
+    if (length > kept && (await this.r.skip(length - kept)) < length - kept) this.truncated(at, name);
+    return { head, start };
+  }
+
+  private async stringValue(length: number, at: number, name: string): Promise<Value> {
+    const keepBytes = this.limits.maxStringKept * 4;
+    const { head } = await this.payload(length, keepBytes, at, name);
+    const text = lenientUtf8.decode(head);
+    if (length <= keepBytes && text.length <= this.limits.maxStringKept) return str(text);
+    return str(text.slice(0, this.limits.maxStringKept), Math.max(length, text.length));
+  }
+
+  private async bytesValue(length: number, kind: BytesValue["kind"], at: number, name: string): Promise<Value> {
+    const keep = kind === "str8" ? this.limits.maxStringKept : HEAD_BYTES;
+    const { head, start } = await this.payload(length, keep, at, name);
+    return { k: "bytes", kind, length, head, at: start };
+  }
+
+  private checkLength(length: number, at: number, name: string): void {
+    if (length < 0) this.fail("pickle.invalid_argument", `${name} with negative length ${length}`, at);
+    if (!Number.isSafeInteger(length)) this.truncated(at, `${name} (declared length beyond any file)`);
+  }
+
+  private memoKey(index: bigint | number): number | string {
+    return typeof index === "number" ? index : index <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(index) : index.toString();
+  }
+
+  private memoPut(key: number | string, at: number): void {
+    if (this.memo.size >= this.limits.maxMemo && !this.memo.has(key))
+      this.fail("pickle.limit", `more than ${this.limits.maxMemo} memo entries`, at);
+    this.memo.set(key, this.top(at, "PUT"));
+  }
+
+  private memoGet(key: number | string, at: number): void {
+    const v = this.memo.get(key);
+    if (v === undefined) this.fail("pickle.memo_missing", `GET of memo index ${key} that was never stored`, at);
+    this.push(v);
+  }
+
+  // ---- the loop ----
+
+  private async loop(): Promise<void> {
+    const r = this.r;
+    const trace = this.options.trace;
+    const maxOpcodes = this.limits.maxOpcodes;
+    for (;;) {
+      if (r.available < 9) await r.fill(9);
+      const at = r.offset;
+      if (r.available === 0) this.fail("pickle.truncated", `stream ends before STOP`, at);
+      if (this.frameEnd >= 0 && at >= this.frameEnd) this.frameEnd = -1;
+      if (++this.scan.opcodes > maxOpcodes) this.fail("pickle.limit", `more than ${maxOpcodes} opcodes`, at);
+      if ((this.scan.opcodes & 0x3fff) === 0 && Date.now() > this.limits.deadline)
+        this.fail("pickle.limit", `time budget exhausted after ${this.scan.opcodes} opcodes`, at);
+      const op = r.u8();
+      const info = OPCODES[op];
+      if (!info) this.fail("pickle.unknown_opcode", `unknown opcode 0x${op.toString(16).padStart(2, "0")}`, at);
+      const arg = await this.step(op, at, info.name);
+      if (trace) trace(info.name, at, arg);
+      if (this.frameEnd >= 0 && r.offset > this.frameEnd && op !== 0x95) {
+        this.indicate("pickle.frame_violation", `${info.name} at ${at} runs past the end of its FRAME (${this.frameEnd})`, at);
+        this.frameEnd = -1;
+      }
+      if (op === 0x2e) return; // STOP
+    }
+  }
+
+  /** Executes one opcode; returns its decoded argument (for tracing). */
+  private async step(op: number, at: number, name: string): Promise<unknown> {
+    const r = this.r;
+    switch (op) {
+      // ---- numbers ----
+      case 0x49 /* I INT */: {
+        const text = latin1.decode(await this.line(at, name));
+        if (text === "00") return this.push(FALSE), false;
+        if (text === "01") return this.push(TRUE), true;
+        const v = parsePyIntBase0(text);
+        if (v === undefined) this.fail("pickle.invalid_argument", `INT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        this.push({ k: "int", v });
+        return v;
+      }
+      case 0x4c /* L LONG */: {
+        let text = latin1.decode(await this.line(at, name));
+        if (text.endsWith("L")) text = text.slice(0, -1);
+        const v = parsePyIntBase0(text);
+        if (v === undefined) this.fail("pickle.invalid_argument", `LONG with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        this.push({ k: "int", v });
+        return v;
+      }
+      case 0x4a /* J BININT */: {
+        await this.need(4, at, name);
+        const v = BigInt(r.i32());
+        this.push({ k: "int", v });
+        return v;
+      }
+      case 0x4b /* K BININT1 */: {
+        await this.need(1, at, name);
+        const v = BigInt(r.u8());
+        this.push({ k: "int", v });
+        return v;
+      }
+      case 0x4d /* M BININT2 */: {
+        await this.need(2, at, name);
+        const v = BigInt(r.u16());
+        this.push({ k: "int", v });
+        return v;
+      }
+      case 0x8a /* LONG1 */:
+      case 0x8b /* LONG4 */: {
+        let n: number;
+        if (op === 0x8a) {
+          await this.need(1, at, name);
+          n = r.u8();
+        } else {
+          await this.need(4, at, name);
+          n = r.i32();
+          this.checkLength(n, at, name);
+        }
+        const { head } = await this.payload(n, 64, at, name);
+        const v = n <= 64 ? decodeLong(head) : undefined;
+        this.push(v === undefined ? opaque(`int of ${n} bytes`) : { k: "int", v });
+        return v ?? n;
+      }
+      case 0x46 /* F FLOAT */: {
+        const text = latin1.decode(await this.line(at, name));
+        const v = parsePyFloat(text);
+        if (v === undefined) this.fail("pickle.invalid_argument", `FLOAT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        this.push({ k: "float", v });
+        return v;
+      }
+      case 0x47 /* G BINFLOAT */: {
+        await this.need(8, at, name);
+        const v = r.f64be();
+        this.push({ k: "float", v });
+        return v;
+      }
+      // ---- strings and bytes ----
+      case 0x53 /* S STRING */: {
+        const raw = await this.line(at, name);
+        const decoded = decodeQuotedString(raw);
+        if (!decoded) this.fail("pickle.invalid_argument", "STRING argument is not quoted", at);
+        const head = decoded.subarray(0, this.limits.maxStringKept);
+        this.push({ k: "bytes", kind: "str8", length: decoded.length, head, at: at + 2 });
+        return latin1.decode(decoded);
+      }
+      case 0x54 /* T BINSTRING */:
+      case 0x55 /* U SHORT_BINSTRING */:
+      case 0x43 /* C SHORT_BINBYTES */:
+      case 0x42 /* B BINBYTES */: {
+        const short = op === 0x55 || op === 0x43;
+        await this.need(short ? 1 : 4, at, name);
+        const n = short ? r.u8() : op === 0x54 ? r.i32() : r.u32();
+        this.checkLength(n, at, name);
+        const v = await this.bytesValue(n, op === 0x54 || op === 0x55 ? "str8" : "bytes", at, name);
+        this.push(v);
+        return v.k === "bytes" && v.kind === "str8" ? latin1.decode(v.head) : n;
+      }
+      case 0x8e /* BINBYTES8 */:
+      case 0x96 /* BYTEARRAY8 */: {
+        await this.need(8, at, name);
+        const n = r.u64();
+        this.checkLength(n, at, name);
+        this.push(await this.bytesValue(n, op === 0x96 ? "bytearray" : "bytes", at, name));
+        return n;
+      }
+      case 0x56 /* V UNICODE */: {
+        const raw = await this.line(at, name);
+        const text = rawUnicodeEscape(raw);
+        if (text === undefined) this.fail("pickle.invalid_argument", "UNICODE argument with a bad escape", at);
+        this.push(text.length > this.limits.maxStringKept ? str(text.slice(0, this.limits.maxStringKept), text.length) : str(text));
+        return text;
+      }
+      case 0x8c /* SHORT_BINUNICODE */: {
+        await this.need(1, at, name);
+        const n = r.u8();
+        if (n <= r.available && n <= this.limits.maxStringKept) {
+          const v = str(lenientUtf8.decode(r.take(n)));
+          this.push(v);
+          return v.v;
+        }
+        const v = await this.stringValue(n, at, name);
+        this.push(v);
+        return v.k === "str" ? v.v : undefined;
+      }
+      case 0x58 /* X BINUNICODE */:
+      case 0x8d /* BINUNICODE8 */: {
+        await this.need(op === 0x58 ? 4 : 8, at, name);
+        const n = op === 0x58 ? r.u32() : r.u64();
+        this.checkLength(n, at, name);
+        const v = await this.stringValue(n, at, name);
+        this.push(v);
+        return v.k === "str" ? v.v : undefined;
+      }
+      case 0x97 /* NEXT_BUFFER */:
+        this.push(opaque("out-of-band buffer"));
+        return undefined;
+      case 0x98 /* READONLY_BUFFER */:
+        this.top(at, name);
+        return undefined;
+      // ---- constants ----
+      case 0x4e /* N NONE */:
+        this.push(NONE);
+        return undefined;
+      case 0x88 /* NEWTRUE */:
+        this.push(TRUE);
+        return undefined;
+      case 0x89 /* NEWFALSE */:
+        this.push(FALSE);
+        return undefined;
+      // ---- containers ----
+      case 0x5d /* ] EMPTY_LIST */:
+        this.push({ k: "list", items: [], total: 0 });
+        return undefined;
+      case 0x29 /* ) EMPTY_TUPLE */:
+        this.push({ k: "tuple", items: [], total: 0 });
+        return undefined;
+      case 0x7d /* } EMPTY_DICT */:
+        this.push({ k: "dict", entries: [], total: 0 });
+        return undefined;
+      case 0x8f /* EMPTY_SET */:
+        this.push({ k: "set", items: [], total: 0 });
+        return undefined;
+      case 0x6c /* l LIST */:
+      case 0x74 /* t TUPLE */:
+      case 0x91 /* FROZENSET */: {
+        const items = this.popMark(at, name);
+        const kind = op === 0x6c ? "list" : op === 0x74 ? "tuple" : "frozenset";
+        this.push(sequence(kind, items));
+        return undefined;
+      }
+      case 0x85 /* TUPLE1 */:
+      case 0x86 /* TUPLE2 */:
+      case 0x87 /* TUPLE3 */: {
+        const n = op - 0x84;
+        const items: Value[] = [];
+        for (let i = 0; i < n; i++) items.unshift(this.pop(at, name));
+        this.push(sequence("tuple", items));
+        return undefined;
+      }
+      case 0x64 /* d DICT */: {
+        const items = this.popMark(at, name);
+        const dict: DictValue = { k: "dict", entries: [], total: 0 };
+        for (let i = 0; i + 1 < items.length; i += 2) setEntry(dict, items[i]!, items[i + 1]!);
+        this.push(dict);
+        return undefined;
+      }
+      case 0x61 /* a APPEND */: {
+        const item = this.pop(at, name);
+        this.appendTo(this.top(at, name), [item], name, at);
+        return undefined;
+      }
+      case 0x65 /* e APPENDS */: {
+        const items = this.popMark(at, name);
+        this.appendTo(this.top(at, name), items, name, at);
+        return undefined;
+      }
+      case 0x90 /* ADDITEMS */: {
+        const items = this.popMark(at, name);
+        this.appendTo(this.top(at, name), items, name, at);
+        return undefined;
+      }
+      case 0x73 /* s SETITEM */: {
+        const value = this.pop(at, name);
+        const key = this.pop(at, name);
+        this.setItems(this.top(at, name), [key, value], name, at);
+        return undefined;
+      }
+      case 0x75 /* u SETITEMS */: {
+        const items = this.popMark(at, name);
+        this.setItems(this.top(at, name), items, name, at);
+        return undefined;
+      }
+      // ---- stack ----
+      case 0x30 /* 0 POP */:
+        if (this.marks.length > 0 && this.marks[this.marks.length - 1] === this.stack.length) this.marks.pop();
+        else this.pop(at, name);
+        return undefined;
+      case 0x32 /* 2 DUP */:
+        this.push(this.top(at, name));
+        return undefined;
+      case 0x28 /* ( MARK */:
+        if (this.marks.length >= this.limits.maxMarks) this.fail("pickle.limit", `more than ${this.limits.maxMarks} open MARKs`, at);
+        this.marks.push(this.stack.length);
+        return undefined;
+      case 0x31 /* 1 POP_MARK */:
+        this.popMark(at, name);
+        return undefined;
+      // ---- memo ----
+      case 0x67 /* g GET */:
+      case 0x70 /* p PUT */: {
+        const text = latin1.decode(await this.line(at, name));
+        const index = parsePyInt(text);
+        if (index === undefined) this.fail("pickle.invalid_argument", `${name} with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        if (op === 0x70 && index < 0n) this.fail("pickle.invalid_argument", "negative PUT argument", at);
+        const key = this.memoKey(index);
+        if (op === 0x67) this.memoGet(key, at);
+        else this.memoPut(key, at);
+        return index;
+      }
+      case 0x68 /* h BINGET */:
+      case 0x71 /* q BINPUT */: {
+        await this.need(1, at, name);
+        const index = r.u8();
+        if (op === 0x68) this.memoGet(index, at);
+        else this.memoPut(index, at);
+        return index;
+      }
+      case 0x6a /* j LONG_BINGET */:
+      case 0x72 /* r LONG_BINPUT */: {
+        await this.need(4, at, name);
+        const index = r.u32();
+        if (op === 0x6a) this.memoGet(index, at);
+        else this.memoPut(index, at);
+        return index;
+      }
+      case 0x94 /* MEMOIZE */:
+        this.memoPut(this.memo.size, at);
+        return undefined;
+      // ---- imports ----
+      case 0x63 /* c GLOBAL */:
+      case 0x69 /* i INST */: {
+        const moduleBytes = await this.line(at, name);
+        const nameBytes = await this.line(at, name);
+        const module = decodeUtf8(moduleBytes);
+        const attr = decodeUtf8(nameBytes);
+        if (module === undefined || attr === undefined) this.fail("pickle.invalid_argument", `${name} with a name that is not UTF-8`, at);
+        if (op === 0x63) {
+          this.pushGlobal(module, attr, name, at);
+        } else {
+          const args = this.popMark(at, name);
+          const index = this.addImport(module, attr, name, at);
+          const cls: Value = { k: "global", module, name: attr, importIndex: index };
+          this.push(this.call(cls, sequence("tuple", args), name, at));
+        }
+        return `${module} ${attr}`;
+      }
+      case 0x93 /* STACK_GLOBAL */: {
+        const attrValue = this.pop(at, name);
+        const moduleValue = this.pop(at, name);
+        // Python 3 decodes STRING/BINSTRING operands to str too, so constString accepts both kinds.
+        const module = constString(moduleValue);
+        const attr = constString(attrValue);
+        if (module !== undefined && attr !== undefined) {
+          this.pushGlobal(module, attr, name, at);
+          return `${module} ${attr}`;
+        }
+        if (isNonStrConstant(moduleValue) || isNonStrConstant(attrValue))
+          this.fail("pickle.invalid_argument", `STACK_GLOBAL needs two str operands, got ${render(moduleValue, 40)} and ${render(attrValue, 40)}`, at);
+        // Operands computed at load time (or too long to keep): the loader imports a name we cannot know.
+        const shownModule = module ?? render(moduleValue, 80);
+        const shownName = attr ?? render(attrValue, 80);
+        this.indicate("pickle.unresolved_global", `STACK_GLOBAL of a computed name: ${shownModule}, ${shownName}`, at);
+        this.pushGlobal(module ?? `?${shownModule}`, attr ?? `?${shownName}`, name, at);
+        return undefined;
+      }
+      case 0x82 /* EXT1 */:
+      case 0x83 /* EXT2 */:
+      case 0x84 /* EXT4 */: {
+        const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
+        await this.need(size, at, name);
+        const code = size === 1 ? r.u8() : size === 2 ? r.u16() : r.i32();
+        this.indicate("pickle.ext_opcode", `${name} ${code} fetches a callable from the copyreg extension registry`, at);
+        this.pushGlobal("copyreg._extension_registry", String(code), name, at);
+        return code;
+      }
+      // ---- calls ----
+      case 0x52 /* R REDUCE */: {
+        const args = this.pop(at, name);
+        const callee = this.pop(at, name);
+        this.push(this.call(callee, args, name, at));
+        return undefined;
+      }
+      case 0x62 /* b BUILD */: {
+        const state = this.pop(at, name);
+        const target = this.top(at, name);
+        this.checkMutation(target, name, at);
+        if (this.options.hooks?.afterBuild) await this.options.hooks.afterBuild(target, state, r, this.scan);
+        return undefined;
+      }
+      case 0x6f /* o OBJ */: {
+        const items = this.popMark(at, name);
+        if (items.length === 0) this.fail("pickle.stack_underflow", "OBJ without a class", at);
+        const cls = items.shift()!;
+        this.push(this.call(cls, sequence("tuple", items), name, at));
+        return undefined;
+      }
+      case 0x81 /* NEWOBJ */: {
+        const args = this.pop(at, name);
+        const cls = this.pop(at, name);
+        this.push(this.call(cls, args, name, at));
+        return undefined;
+      }
+      case 0x92 /* NEWOBJ_EX */: {
+        const kwargs = this.pop(at, name);
+        const args = this.pop(at, name);
+        const cls = this.pop(at, name);
+        this.push(this.call(cls, args, name, at, kwargs));
+        return undefined;
+      }
+      // ---- persistent ids ----
+      case 0x50 /* P PERSID */: {
+        const pid = decodeAscii(await this.line(at, name));
+        if (pid === undefined) this.fail("pickle.invalid_argument", "PERSID argument is not ASCII", at);
+        this.push(opaque(`persistent id ${pid.slice(0, 40)}`));
+        return pid;
+      }
+      case 0x51 /* Q BINPERSID */: {
+        const pid = this.pop(at, name);
+        this.push(opaque(`persistent ${render(pid, 60)}`));
+        return undefined;
+      }
+      // ---- framing ----
+      case 0x80 /* PROTO */: {
+        await this.need(1, at, name);
+        const proto = r.u8();
+        if (proto > 5) this.fail("pickle.invalid_argument", `unsupported pickle protocol ${proto}`, at);
+        this.proto = proto;
+        this.scan.protocol = Math.max(this.scan.protocol, proto);
+        return proto;
+      }
+      case 0x95 /* FRAME */: {
+        await this.need(8, at, name);
+        const size = r.u64();
+        if (this.frameEnd >= 0 && at < this.frameEnd)
+          this.indicate("pickle.frame_violation", `FRAME at ${at} starts inside the previous frame (ends ${this.frameEnd})`, at);
+        this.frameEnd = r.offset + size;
+        return size;
+      }
+      case 0x2e /* . STOP */:
+        this.pop(at, name);
+        return undefined;
+    }
+    this.fail("pickle.unknown_opcode", `unhandled opcode ${name}`, at);
+  }
+
+  private appendTo(target: Value, items: Value[], opcode: string, at: number): void {
+    if (target.k === "list" || target.k === "set") for (const item of items) pushItem(target, item);
+    else this.checkMutation(target, opcode, at);
+  }
+
+  private setItems(target: Value, items: Value[], opcode: string, at: number): void {
+    if (target.k === "dict") {
+      for (let i = 0; i + 1 < items.length; i += 2) setEntry(target, items[i]!, items[i + 1]!);
+    } else this.checkMutation(target, opcode, at);
+  }
+}
+
+/** `a.b.c` → module `a.b`, name `c`; a bare module path has an empty name. */
+export function splitPath(path: string): { module: string; name: string } {
+  const dot = path.lastIndexOf(".");
+  return dot > 0 ? { module: path.slice(0, dot), name: path.slice(dot + 1) } : { module: path, name: "" };
+}
+
+function sequence(kind: SeqValue["k"], items: Value[]): SeqValue {
+  const seq: SeqValue = { k: kind, items: [], total: 0 };
+  for (const item of items) pushItem(seq, item);
+  return seq;
+}
+
+/** A constant the loader would reject as a STACK_GLOBAL operand (it must be a str). */
+function isNonStrConstant(v: Value): boolean {
+  if (v.k === "bytes") return v.kind !== "str8";
+  return v.k === "none" || v.k === "bool" || v.k === "int" || v.k === "float" || v.k === "list" || v.k === "dict" || v.k === "tuple" || v.k === "set" || v.k === "frozenset";
+}
+
+/** Two's-complement little-endian integer (LONG1/LONG4). */
+function decodeLong(bytes: Uint8Array): bigint {
+  if (bytes.length === 0) return 0n;
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  if (bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(bytes.length * 8);
+  return v;
+}

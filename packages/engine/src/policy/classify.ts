@@ -1,0 +1,129 @@
+import type { IndicatorRule, Rule, RulesPack, Severity } from "./rules.js";
+
+/** Why an import gets its severity. */
+export interface Verdict {
+  severity: Severity;
+  /** The deciding rule; undefined when no rule matched (an unlisted name is Warning). */
+  rule?: Rule;
+  /** The dotted path the deciding rule matched (a normalised spelling or a dotted tail). */
+  matchedPath: string;
+  reason: string;
+  references: string[];
+  /** The canonical spelling, when it differs from the file's. */
+  normalized?: string;
+}
+
+/** A candidate reading of one import, and the most specific rule for it. */
+export interface CandidateMatch {
+  path: string;
+  how: "as written" | "normalized" | "dotted tail";
+  rule?: Rule;
+  /** All rules that matched, most specific first (for `rules explain`). */
+  matches: Rule[];
+}
+
+const UNLISTED_REASON = "Not on the allow-list: the loader would import code nobody has vetted.";
+
+/** Matches dotted paths against a pack, with indexes built once. */
+export class Classifier {
+  private readonly exact = new Map<string, Rule[]>();
+  private readonly subtree = new Map<string, Rule[]>();
+  private readonly component = new Map<string, Rule[]>();
+  private readonly cache = new Map<string, Verdict>();
+
+  constructor(readonly pack: RulesPack) {
+    for (const rule of pack.rules) {
+      if (rule.match.startsWith("**.")) add(this.component, rule.match.slice(3), rule);
+      else if (rule.match.endsWith(".*")) add(this.subtree, rule.match.slice(0, -2), rule);
+      else add(this.exact, rule.match, rule);
+    }
+  }
+
+  get version(): string {
+    return this.pack.version;
+  }
+
+  indicator(id: string): IndicatorRule {
+    return this.pack.indicators.get(id) ?? { id, severity: 2, reason: "Unrecognised finding; treated as a warning.", references: [] };
+  }
+
+  /** The verdict for an import of `name` from `module` (name may be dotted). */
+  classify(module: string, name: string): Verdict {
+    const key = `${module}\0${name}`;
+    let verdict = this.cache.get(key);
+    if (!verdict) {
+      verdict = this.decide(this.candidates(module, name));
+      if (this.cache.size < 100_000) this.cache.set(key, verdict);
+    }
+    return verdict;
+  }
+
+  /**
+   * Every reading of an import that a loader could end up with: as written, normalised (Python 2 names,
+   * platform and private twins), and every dotted tail (protocol 4 resolves `("pathlib", "os.system")` through
+   * attributes, so any module that imported `os` re-exports it).
+   */
+  candidates(module: string, name: string): CandidateMatch[] {
+    const written = name ? `${module}.${name}` : module;
+    const out: CandidateMatch[] = [];
+    const seen = new Set<string>();
+    const addCandidate = (path: string, how: CandidateMatch["how"]): void => {
+      if (seen.has(path)) return;
+      seen.add(path);
+      const matches = this.matches(path);
+      out.push({ path, how, matches, ...(matches[0] ? { rule: matches[0] } : {}) });
+    };
+    addCandidate(written, "as written");
+    addCandidate(this.normalize(written), "normalized");
+    const parts = written.split(".");
+    for (let i = 1; i < parts.length - 1; i++) {
+      const tail = parts.slice(i).join(".");
+      addCandidate(tail, "dotted tail");
+      addCandidate(this.normalize(tail), "dotted tail");
+    }
+    return out;
+  }
+
+  /** Python 2 and private spellings → canonical (`__builtin__.eval` → `builtins.eval`, `posix.system` → `os.system`). */
+  normalize(path: string): string {
+    const named = this.pack.aliases.names[path];
+    if (named) return named;
+    const parts = path.split(".");
+    for (let i = parts.length; i > 0; i--) {
+      const alias = this.pack.aliases.modules[parts.slice(0, i).join(".")];
+      if (alias) return [alias, ...parts.slice(i)].join(".");
+    }
+    return path;
+  }
+
+  /** Rules matching one dotted path, most specific first; deny before allow at equal specificity. */
+  matches(path: string): Rule[] {
+    const parts = path.split(".");
+    const found: Array<{ rule: Rule; specificity: number }> = [];
+    for (const rule of this.exact.get(path) ?? []) found.push({ rule, specificity: 2 * parts.length + 1 });
+    for (let i = 1; i <= parts.length; i++)
+      for (const rule of this.subtree.get(parts.slice(0, i).join(".")) ?? []) found.push({ rule, specificity: 2 * i });
+    for (const part of new Set(parts))
+      for (const rule of this.component.get(part) ?? []) found.push({ rule, specificity: 2 * parts.length });
+    found.sort((a, b) => b.specificity - a.specificity || b.rule.severity - a.rule.severity);
+    return found.map((f) => f.rule);
+  }
+
+  private decide(candidates: CandidateMatch[]): Verdict {
+    const written = candidates[0]!;
+    const normalized = candidates.find((c) => c.how === "normalized") ?? written;
+    const normalizedPath = normalized.path !== written.path ? { normalized: normalized.path } : {};
+    // A deny on any reading wins: the loader may take any of them.
+    const denied = candidates.find((c) => c.rule?.severity === 3);
+    const chosen = denied ?? (normalized.rule ? normalized : written.rule ? written : undefined);
+    if (!chosen?.rule) return { severity: 2, matchedPath: normalized.path, reason: UNLISTED_REASON, references: [], ...normalizedPath };
+    const { rule } = chosen;
+    return { severity: rule.severity, rule, matchedPath: chosen.path, reason: rule.reason, references: rule.references, ...normalizedPath };
+  }
+}
+
+function add(map: Map<string, Rule[]>, key: string, rule: Rule): void {
+  const list = map.get(key);
+  if (list) list.push(rule);
+  else map.set(key, [rule]);
+}

@@ -1,0 +1,62 @@
+import type { FileInventory } from "../inventory.js";
+import type { FileSecurityReport, IndicatorFinding, Location, UnsafeDependency } from "../report/types.js";
+import type { Classifier } from "./classify.js";
+import type { Severity } from "./rules.js";
+
+const MAX_LOCATIONS = 8;
+
+/** Applies the rules to an inventory: each import and indicator gets a severity; the file gets the highest. */
+export function judge(inventory: FileInventory, classifier: Classifier): FileSecurityReport {
+  const dependencies = new Map<string, UnsafeDependency>();
+  let severity: Severity = 1;
+  for (const imp of inventory.imports) {
+    const verdict = classifier.classify(imp.module, imp.name);
+    if (verdict.severity === 1) continue;
+    severity = Math.max(severity, verdict.severity) as Severity;
+    const key = `${imp.module}\0${imp.name}`;
+    let dep = dependencies.get(key);
+    if (!dep) {
+      dep = {
+        module: imp.module,
+        name: imp.name,
+        severity: verdict.severity,
+        rule: verdict.rule?.id ?? "unlisted",
+        reason: verdict.reason,
+        references: verdict.references,
+        locations: [],
+        ...(verdict.normalized ? { normalized: verdict.normalized } : {}),
+        ...(imp.via ? { via: imp.via } : {}),
+      };
+      dependencies.set(key, dep);
+    }
+    if (!dep.call && imp.calls[0]) dep.call = imp.calls[0];
+    for (const offset of imp.offsets) addLocation(dep.locations, { ...(imp.member ? { member: imp.member } : {}), offset });
+  }
+  const indicators = new Map<string, IndicatorFinding>();
+  for (const ind of inventory.indicators) {
+    const rule = classifier.indicator(ind.id);
+    const key = `${ind.id}\0${ind.message}`;
+    let finding = indicators.get(key);
+    if (!finding) {
+      finding = { id: ind.id, severity: rule.severity, message: ind.message, reason: rule.reason, references: rule.references, locations: [] };
+      indicators.set(key, finding);
+    }
+    addLocation(finding.locations, { ...(ind.member ? { member: ind.member } : {}), ...(ind.offset !== undefined ? { offset: ind.offset } : {}) });
+    severity = Math.max(severity, rule.severity) as Severity;
+  }
+  const unsafe = [...dependencies.values()].sort((a, b) => b.severity - a.severity);
+  return {
+    path: inventory.path,
+    ...(inventory.sha256 ? { sha256: inventory.sha256 } : {}),
+    size: inventory.size,
+    formats: inventory.formats,
+    severity,
+    unsafe_dependencies: unsafe,
+    indicators: [...indicators.values()].sort((a, b) => b.severity - a.severity),
+    errors: inventory.errors,
+  };
+}
+
+function addLocation(list: Location[], location: Location): void {
+  if (list.length < MAX_LOCATIONS && !list.some((l) => l.member === location.member && l.offset === location.offset)) list.push(location);
+}

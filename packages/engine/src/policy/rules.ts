@@ -1,0 +1,149 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
+
+export type Severity = 1 | 2 | 3;
+export const SEVERITY_LABELS: Record<Severity, string> = { 1: "Pass", 2: "Warning", 3: "Alert" };
+
+/** One rule of the pack: a dotted-path pattern and what it means. */
+export interface Rule {
+  id: string;
+  /** `a.b.c` exact; `a.b.*` the module and everything under it; `**.x` any path with a component `x`. */
+  match: string;
+  severity: Severity;
+  reason: string;
+  references: string[];
+  /** Where the rule came from (a pack file or a user file), for `rules explain`. */
+  source?: string;
+}
+
+/** Severity and explanation of a non-import finding (malformed stream, Lambda layer, template injection…). */
+export interface IndicatorRule {
+  id: string;
+  severity: Severity;
+  reason: string;
+  references: string[];
+}
+
+export interface Aliases {
+  /** Old or private module → canonical module (`__builtin__` → `builtins`, `posix` → `os`). */
+  modules: Record<string, string>;
+  /** Old `module.name` → canonical `module.name` (Python 2 names, protocol < 3). */
+  names: Record<string, string>;
+}
+
+export interface RulesPack {
+  name: string;
+  version: string;
+  rules: Rule[];
+  indicators: Map<string, IndicatorRule>;
+  aliases: Aliases;
+}
+
+interface PackManifest {
+  name: string;
+  version: string;
+  files: string[];
+}
+
+interface RulesFile {
+  rules?: unknown[];
+  indicators?: unknown[];
+  modules?: Record<string, string>;
+  names?: Record<string, string>;
+}
+
+export class RulesError extends Error {}
+
+/** The folder of the built-in pack (packages/engine/rules), found relative to this module. */
+export function builtinRulesDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "rules");
+}
+
+let builtinPack: Promise<RulesPack> | undefined;
+
+/** The built-in pack, loaded once per process. */
+export function loadBuiltinPack(): Promise<RulesPack> {
+  builtinPack ??= loadPackDir(builtinRulesDir());
+  return builtinPack;
+}
+
+export async function loadPackDir(dir: string): Promise<RulesPack> {
+  const manifest = (await readJson(join(dir, "manifest.json"))) as PackManifest;
+  if (typeof manifest.version !== "string" || !Array.isArray(manifest.files))
+    throw new RulesError(`${dir}/manifest.json needs "version" and "files"`);
+  const pack: RulesPack = { name: manifest.name, version: manifest.version, rules: [], indicators: new Map(), aliases: { modules: {}, names: {} } };
+  for (const file of manifest.files) addFile(pack, (await readJson(join(dir, file))) as RulesFile, file, false);
+  return pack;
+}
+
+/**
+ * Adds a user rules file (`--rules FILE`) on top of a pack. A user rule replaces a pack rule with the same id or
+ * the same match; new rules are added. The version names the extra file so reports show they were judged by it.
+ */
+export async function withUserRules(pack: RulesPack, path: string): Promise<RulesPack> {
+  const extended: RulesPack = {
+    ...pack,
+    rules: [...pack.rules],
+    indicators: new Map(pack.indicators),
+    aliases: { modules: { ...pack.aliases.modules }, names: { ...pack.aliases.names } },
+    version: `${pack.version}+${path.split(/[\\/]/).pop()}`,
+  };
+  addFile(extended, (await readJson(path)) as RulesFile, path, true);
+  return extended;
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new RulesError(`cannot read rules file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new RulesError(`rules file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function addFile(pack: RulesPack, file: RulesFile, source: string, override: boolean): void {
+  for (const raw of file.rules ?? []) {
+    const rule = { ...validateRule(raw, source), source };
+    if (override) {
+      const i = pack.rules.findIndex((r) => r.id === rule.id || r.match === rule.match);
+      if (i >= 0) {
+        pack.rules[i] = rule;
+        continue;
+      }
+    } else if (pack.rules.some((r) => r.id === rule.id)) throw new RulesError(`${source}: duplicate rule id ${rule.id}`);
+    pack.rules.push(rule);
+  }
+  for (const raw of file.indicators ?? []) {
+    const rule = validateIndicator(raw, source);
+    pack.indicators.set(rule.id, rule);
+  }
+  Object.assign(pack.aliases.modules, file.modules ?? {});
+  Object.assign(pack.aliases.names, file.names ?? {});
+}
+
+const MATCH = /^(\*\*\.[^.*]+|[^.*]+(\.[^.*]+)*(\.\*)?)$/;
+
+function validateRule(raw: unknown, source: string): Rule {
+  const r = raw as Partial<Rule>;
+  const where = `${source}: rule ${JSON.stringify(r?.id ?? raw)}`;
+  if (!r || typeof r.id !== "string" || !r.id) throw new RulesError(`${where} needs an "id"`);
+  if (typeof r.match !== "string" || !MATCH.test(r.match)) throw new RulesError(`${where} has an invalid "match" ${JSON.stringify(r.match)}`);
+  if (r.severity !== 1 && r.severity !== 2 && r.severity !== 3) throw new RulesError(`${where} needs "severity" 1, 2 or 3`);
+  if (r.severity === 1 && r.match.includes("*")) throw new RulesError(`${where}: allow rules must be exact module.name pairs`);
+  if (typeof r.reason !== "string") throw new RulesError(`${where} needs a "reason"`);
+  const references = Array.isArray(r.references) ? r.references.map(String) : [];
+  return { id: r.id, match: r.match, severity: r.severity, reason: r.reason, references };
+}
+
+function validateIndicator(raw: unknown, source: string): IndicatorRule {
+  const r = raw as Partial<IndicatorRule>;
+  if (!r || typeof r.id !== "string") throw new RulesError(`${source}: indicator needs an "id"`);
+  if (r.severity !== 1 && r.severity !== 2 && r.severity !== 3) throw new RulesError(`${source}: indicator ${r.id} needs "severity" 1, 2 or 3`);
+  return { id: r.id, severity: r.severity, reason: String(r.reason ?? ""), references: Array.isArray(r.references) ? r.references.map(String) : [] };
+}

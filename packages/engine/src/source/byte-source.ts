@@ -1,0 +1,109 @@
+import { open, type FileHandle } from "node:fs/promises";
+
+/**
+ * Random-access bytes: a local file, a buffer, a slice of a parent, or (later) an HTTP object read with Range
+ * requests. Everything the engine reads goes through one of these, so `bytesRead` is the true cost of a scan.
+ */
+export interface ByteSource {
+  /** A name for reports: a path, a member name, a URL. */
+  readonly name: string;
+  /** Total size in bytes. */
+  readonly size: number;
+  /** Reads up to `length` bytes at `offset`; returns fewer only at the end of the source. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Bytes actually fetched from the underlying storage so far. */
+  readonly bytesRead: number;
+  /** Releases any handle; further reads reopen it. */
+  close(): Promise<void>;
+}
+
+/** A local file, opened lazily and read with positioned reads (no stream, no read-ahead beyond the request). */
+export class FileSource implements ByteSource {
+  bytesRead = 0;
+  private handle: FileHandle | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly name: string = path,
+  ) {}
+
+  static async open(path: string, name?: string): Promise<FileSource> {
+    const handle = await open(path, "r");
+    const stat = await handle.stat();
+    const source = new FileSource(path, stat.size, name ?? path);
+    source.handle = handle;
+    return source;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const wanted = clampLength(offset, length, this.size);
+    if (wanted === 0) return new Uint8Array(0);
+    this.handle ??= await open(this.path, "r");
+    const out = Buffer.allocUnsafe(wanted);
+    let done = 0;
+    while (done < wanted) {
+      const { bytesRead } = await this.handle.read(out, done, wanted - done, offset + done);
+      if (bytesRead === 0) break; // the file shrank under us: return what exists
+      done += bytesRead;
+    }
+    this.bytesRead += done;
+    return done === wanted ? out : out.subarray(0, done);
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
+/** Bytes already in memory (tests, small decompressed members). */
+export class BufferSource implements ByteSource {
+  bytesRead = 0;
+  readonly size: number;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = "buffer",
+  ) {
+    this.size = bytes.length;
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    const wanted = clampLength(offset, length, this.size);
+    this.bytesRead += wanted;
+    return Promise.resolve(this.bytes.subarray(offset, offset + wanted));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A window [start, start+size) of a parent source, e.g. a stored ZIP member. Reads count on the parent. */
+export class SliceSource implements ByteSource {
+  constructor(
+    private readonly parent: ByteSource,
+    private readonly start: number,
+    readonly size: number,
+    readonly name: string,
+  ) {}
+
+  get bytesRead(): number {
+    return 0; // counted once, on the parent
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.parent.read(this.start + offset, clampLength(offset, length, this.size));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function clampLength(offset: number, length: number, size: number): number {
+  if (!Number.isSafeInteger(offset) || offset < 0 || length <= 0 || offset >= size) return 0;
+  return Math.min(length, size - offset);
+}

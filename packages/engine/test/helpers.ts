@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ByteReader, SourceWindow, BufferSource, scanPickles, type PickleOptions, type PickleScan } from "../src/index.js";
+
+export const FIXTURES = join(import.meta.dirname, "fixtures");
+export const SHARED = join(import.meta.dirname, "..", "..", "..", "..", "shared");
+
+export function fixture(name: string): Uint8Array {
+  return readFileSync(join(FIXTURES, name));
+}
+
+/** Runs the pickle machine over bytes in memory. */
+export function scanBytes(bytes: Uint8Array, options: PickleOptions = {}): Promise<PickleScan> {
+  const source = new BufferSource(bytes);
+  return scanPickles(new ByteReader(new SourceWindow(source)), options);
+}
+
+export function globalsOf(scan: PickleScan): string[] {
+  return scan.imports.map((i) => (i.name ? `${i.module}.${i.name}` : i.module));
+}
+
+export interface AdversarialCase {
+  file: string;
+  severity: 1 | 2 | 3;
+  globals: string[];
+  indicators: string[];
+  /** Globals of a nested pickle (found by the format-level scan that recurses into payloads). */
+  nested: string[];
+  note: string;
+}
+
+export const ADVERSARIAL: AdversarialCase[] = JSON.parse(readFileSync(join(FIXTURES, "adversarial.json"), "utf8")) as AdversarialCase[];
