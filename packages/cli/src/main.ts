@@ -4,7 +4,8 @@ import { RulesError, ScanError } from "@modelvet/engine";
 import { runScan, type ScanCommandOptions } from "./scan-command.js";
 import { explainRule, listRules } from "./rules-command.js";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
+  .version;
 
 /** Exit codes: 0 below the --fail-on threshold, 1 at or above it, 2 could not scan. */
 export async function main(argv: string[]): Promise<number> {
@@ -21,7 +22,11 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<paths...>", "files or folders")
     .addOption(new Option("-f, --format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
     .option("-o, --output <file>", "write the report to a file instead of standard output")
-    .addOption(new Option("--fail-on <severity>", "exit 1 when the result is at least this severe").choices(["warning", "alert"]).default("alert"))
+    .addOption(
+      new Option("--fail-on <severity>", "exit 1 when the result is at least this severe")
+        .choices(["warning", "alert"])
+        .default("alert"),
+    )
     .option("--rules <file>", "extra rules file that adds or overrides rules (repeatable)", collect, [])
     .option("-q, --quiet", "text output: list only files with findings")
     .option("--no-progress", "never show a progress bar")
@@ -74,5 +79,7 @@ function positiveInt(value: string): number {
 }
 
 function isFsError(e: unknown): boolean {
-  return typeof (e as NodeJS.ErrnoException)?.code === "string" && typeof (e as NodeJS.ErrnoException).syscall === "string";
+  return (
+    typeof (e as NodeJS.ErrnoException)?.code === "string" && typeof (e as NodeJS.ErrnoException).syscall === "string"
+  );
 }

@@ -4,7 +4,13 @@ export async function listRules(options: { rules: string[]; format: "text" | "js
   const classifier = await loadClassifier({ rulesFiles: options.rules });
   const { pack } = classifier;
   if (options.format === "json") {
-    const out = { name: pack.name, version: pack.version, rules: pack.rules, indicators: [...pack.indicators.values()], aliases: pack.aliases };
+    const out = {
+      name: pack.name,
+      version: pack.version,
+      rules: pack.rules,
+      indicators: [...pack.indicators.values()],
+      aliases: pack.aliases,
+    };
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");
     return;
   }
@@ -12,7 +18,8 @@ export async function listRules(options: { rules: string[]; format: "text" | "js
   for (const rule of [...pack.rules].sort((a, b) => b.severity - a.severity || a.match.localeCompare(b.match)))
     lines.push(`${SEVERITY_LABELS[rule.severity].padEnd(7)} ${rule.match.padEnd(48)} ${rule.id}  ${rule.reason}`);
   lines.push("", "Indicators:");
-  for (const ind of pack.indicators.values()) lines.push(`${SEVERITY_LABELS[ind.severity].padEnd(7)} ${ind.id.padEnd(48)} ${ind.reason}`);
+  for (const ind of pack.indicators.values())
+    lines.push(`${SEVERITY_LABELS[ind.severity].padEnd(7)} ${ind.id.padEnd(48)} ${ind.reason}`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 
@@ -32,7 +39,9 @@ function splitGlobal(global: string): { module: string; name: string } {
 function explain(classifier: Classifier, module: string, name: string): string {
   const verdict = classifier.classify(module, name);
   const lines = [`${module}${name ? "." + name : ""}: ${SEVERITY_LABELS[verdict.severity]} (${verdict.severity})`];
-  lines.push(`  decided by: ${verdict.rule ? `${verdict.rule.id} [${verdict.rule.match}] from ${verdict.rule.source ?? "pack"}` : "no rule (unlisted names are Warning)"}`);
+  lines.push(
+    `  decided by: ${verdict.rule ? `${verdict.rule.id} [${verdict.rule.match}] from ${verdict.rule.source ?? "pack"}` : "no rule (unlisted names are Warning)"}`,
+  );
   lines.push(`  reason: ${verdict.reason}`);
   for (const ref of verdict.references) lines.push(`  reference: ${ref}`);
   lines.push("  readings considered (a deny on any reading wins; otherwise the normalized spelling's rule):");

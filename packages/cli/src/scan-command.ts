@@ -38,7 +38,8 @@ function render(report: ScanReport, options: ScanCommandOptions, version: string
   if (options.format === "json") return JSON.stringify(report, null, 2) + "\n";
   if (options.format === "sarif") return JSON.stringify(toSarif(report, version), null, 2) + "\n";
   const colour = !options.output && process.stdout.isTTY === true && !process.env.NO_COLOR;
-  const paint = (severity: Severity, text: string): string => (!colour ? text : severity === 3 ? pc.red(pc.bold(text)) : severity === 2 ? pc.yellow(text) : pc.green(text));
+  const paint = (severity: Severity, text: string): string =>
+    !colour ? text : severity === 3 ? pc.red(pc.bold(text)) : severity === 2 ? pc.yellow(text) : pc.green(text);
   return renderText(report, { paint, dim: colour ? pc.dim : (t) => t, showPass: !options.quiet });
 }
 
@@ -53,7 +54,12 @@ function progressBar(): { update: (p: ScanProgress) => void; stop: () => void } 
       if (!bar && Date.now() - started < 500) return;
       if (!bar) {
         bar = new cliProgress.SingleBar(
-          { format: "scanning [{bar}] {value}/{total} files | {read} read", hideCursor: true, clearOnComplete: true, stream: process.stderr },
+          {
+            format: "scanning [{bar}] {value}/{total} files | {read} read",
+            hideCursor: true,
+            clearOnComplete: true,
+            stream: process.stderr,
+          },
           cliProgress.Presets.shades_classic,
         );
         bar.start(p.filesTotal, 0, { read: "0 B" });

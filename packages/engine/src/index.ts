@@ -15,7 +15,14 @@ export {
   type Severity,
   type IndicatorRule,
 } from "./policy/rules.js";
-export { scanPickles, DEFAULT_LIMITS, type PickleScan, type PickleOptions, type PickleLimits, type ImportRecord } from "./pickle/machine.js";
+export {
+  scanPickles,
+  DEFAULT_LIMITS,
+  type PickleScan,
+  type PickleOptions,
+  type PickleLimits,
+  type ImportRecord,
+} from "./pickle/machine.js";
 export { OPCODES } from "./pickle/opcodes.js";
 export { ByteReader, SourceWindow, StreamChunks } from "./source/byte-reader.js";
 export { FileSource, BufferSource, SliceSource, type ByteSource } from "./source/byte-source.js";

@@ -2,7 +2,10 @@ import type { FileInventory, InventoryImport } from "./inventory.js";
 import type { PickleLimits, PickleScan } from "./pickle/machine.js";
 import { FORMATS } from "./formats/registry.js";
 import type { Probe } from "./formats/types.js";
-import type { ByteSource } from "./source/byte-source.js";
+import { BufferSource, type ByteSource } from "./source/byte-source.js";
+import { ByteReader, StreamChunks } from "./source/byte-reader.js";
+import { scanPickles } from "./pickle/machine.js";
+import { OPCODES } from "./pickle/opcodes.js";
 
 /** Budgets of one file's scan: nesting, members, decompressed bytes, time. */
 export interface ScanLimits {
@@ -28,15 +31,16 @@ export const DEFAULT_SCAN_LIMITS: ScanLimits = {
   pickle: {},
 };
 
-const HEAD_SIZE = 512;
-// The ZIP end record sits in the last 22 bytes plus a comment of up to 64 KiB.
-const TAIL_SIZE = 22 + 0xffff;
+const HEAD_SIZE = 4096;
+// The ZIP end record sits in the last 22 bytes (plus a comment, which the zip reader searches for itself).
+const TAIL_SIZE = 1024;
 
 /** Reads the bytes every sniffer needs, at most two small reads. */
 export async function probe(source: ByteSource): Promise<Probe> {
   const head = await source.read(0, Math.min(HEAD_SIZE, source.size));
   const tailStart = Math.max(0, source.size - TAIL_SIZE);
-  const tail = tailStart < head.length ? head.subarray(tailStart) : await source.read(tailStart, source.size - tailStart);
+  const tail =
+    tailStart < head.length ? head.subarray(tailStart) : await source.read(tailStart, source.size - tailStart);
   return { head, tail, size: source.size };
 }
 
@@ -85,6 +89,72 @@ export class InspectContext {
     return this.shared.decompressed <= this.limits.maxDecompressedBytes;
   }
 
+  /**
+   * Scans a decompressed stream (a deflated ZIP member, a gzip/xz/bz2/lz4 wrapper). When it fits in
+   * `maxBuffered` bytes it is collected and inspected like any file (every format, by content); a larger stream
+   * is run through the pickle machine as it arrives, since only a pickle could still act on it, and the rest is
+   * reported as not inspected. Every byte counts against the file's decompression budget.
+   */
+  async inspectStream(
+    chunks: AsyncIterable<Uint8Array>,
+    member: string,
+    maxBuffered = 64 * 1024 * 1024,
+  ): Promise<void> {
+    const iterator = chunks[Symbol.asyncIterator]();
+    const kept: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done) {
+        await this.inspectChild(new BufferSource(concat(kept, total), member), member);
+        return;
+      }
+      total += step.value.length;
+      if (!this.spendDecompressed(step.value.length)) {
+        this.indicate(
+          "scan.limit",
+          `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
+        );
+        await iterator.return?.();
+        return;
+      }
+      kept.push(step.value);
+      if (total > maxBuffered) break;
+    }
+    // Too large to hold: stream the rest through the pickle machine.
+    const head = concat(kept, total);
+    if (OPCODES[head[0]!] === undefined) {
+      this.indicate(
+        "scan.limit",
+        `decompressed ${member || "stream"} is larger than ${maxBuffered} bytes and not a pickle; not inspected further`,
+      );
+      await iterator.return?.();
+      return;
+    }
+    const rest = async function* (this: InspectContext): AsyncGenerator<Uint8Array> {
+      yield head;
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) return;
+        if (!this.spendDecompressed(step.value.length)) {
+          this.indicate(
+            "scan.limit",
+            `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
+          );
+          await iterator.return?.();
+          return;
+        }
+        yield step.value;
+      }
+    }.call(this);
+    const child = new InspectContext(this.inventory, this.limits, member, this.depth + 1, this.deadline, this.shared);
+    const scan = await scanPickles(new ByteReader(new StreamChunks(rest)), {
+      limits: { ...this.limits.pickle, deadline: this.deadline },
+    });
+    child.addPickleScan(scan);
+    child.addFormat("pickle");
+  }
+
   /** Scans a nested source (a container member, a decompressed stream, a nested pickle) by its content. */
   async inspectChild(source: ByteSource, member: string): Promise<void> {
     if (this.depth + 1 > this.limits.maxDepth) {
@@ -92,7 +162,8 @@ export class InspectContext {
       return;
     }
     if (++this.shared.members > this.limits.maxMembers) {
-      if (this.shared.members === this.limits.maxMembers + 1) this.indicate("scan.limit", `more than ${this.limits.maxMembers} members`);
+      if (this.shared.members === this.limits.maxMembers + 1)
+        this.indicate("scan.limit", `more than ${this.limits.maxMembers} members`);
       return;
     }
     const child = new InspectContext(this.inventory, this.limits, member, this.depth + 1, this.deadline, this.shared);
@@ -117,4 +188,15 @@ export async function inspectSource(source: ByteSource, ctx: InspectContext): Pr
     }
   }
   return recognised;
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }

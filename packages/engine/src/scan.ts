@@ -6,7 +6,7 @@ import { Classifier } from "./policy/classify.js";
 import { judge } from "./policy/judge.js";
 import { loadBuiltinPack, withUserRules, SEVERITY_LABELS, type RulesPack, type Severity } from "./policy/rules.js";
 import type { FileSecurityReport, ScanReport, ScannedFile } from "./report/types.js";
-import { FileSource, type ByteSource } from "./source/byte-source.js";
+import { CachingSource, FileSource, type ByteSource } from "./source/byte-source.js";
 
 export class ScanError extends Error {}
 
@@ -44,7 +44,12 @@ export async function scanPaths(paths: string[], options: ScanOptions = {}): Pro
   const files = await collectFiles(paths, options.maxFiles ?? 1_000_000);
   const inventories = await mapBounded(files, options.concurrency ?? 4, async (file, _i, done) => {
     const inventory = await inspectFile(file, options.limits);
-    options.onProgress?.({ filesDone: done() + 1, filesTotal: files.length, bytesRead: inventory.bytes_read, current: file });
+    options.onProgress?.({
+      filesDone: done() + 1,
+      filesTotal: files.length,
+      bytesRead: inventory.bytes_read,
+      current: file,
+    });
     return inventory;
   });
   return buildReport(inventories, classifier, Date.now() - started);
@@ -55,7 +60,7 @@ export async function inspect(source: ByteSource, limits?: Partial<ScanLimits>):
   const inventory = emptyInventory(source.name, source.size);
   const ctx = new InspectContext(inventory, { ...DEFAULT_SCAN_LIMITS, ...limits });
   try {
-    await inspectSource(source, ctx);
+    await inspectSource(new CachingSource(source), ctx);
   } catch (e) {
     recordFailure(inventory, ctx, e);
   }
@@ -75,8 +80,15 @@ export function buildReport(inventories: FileInventory[], classifier: Classifier
     severity = Math.max(severity, report.severity) as Severity;
     bytesTotal += inventory.size;
     bytesRead += inventory.bytes_read;
-    scanned.push({ path: inventory.path, severity: report.severity, formats: inventory.formats, bytes_read: inventory.bytes_read, size: inventory.size });
-    if (report.unsafe_dependencies.length > 0 || report.indicators.length > 0 || report.errors.length > 0) reports.push(report);
+    scanned.push({
+      path: inventory.path,
+      severity: report.severity,
+      formats: inventory.formats,
+      bytes_read: inventory.bytes_read,
+      size: inventory.size,
+    });
+    if (report.unsafe_dependencies.length > 0 || report.indicators.length > 0 || report.errors.length > 0)
+      reports.push(report);
   }
   return {
     severity,
@@ -126,7 +138,11 @@ export async function collectFiles(paths: string[], maxFiles: number): Promise<s
       info = await stat(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new ScanError(code === "ENOENT" ? `no such file or folder: ${path}` : `cannot access ${path}: ${code ?? (e as Error).message}`);
+      throw new ScanError(
+        code === "ENOENT"
+          ? `no such file or folder: ${path}`
+          : `cannot access ${path}: ${code ?? (e as Error).message}`,
+      );
     }
     if (info.isDirectory()) await walk(path, out, maxFiles);
     else out.push(path);
@@ -164,7 +180,11 @@ async function walk(root: string, out: string[], maxFiles: number): Promise<void
 }
 
 /** Maps with at most `limit` calls in flight, keeping the input order. */
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, index: number, done: () => number) => Promise<R>): Promise<R[]> {
+async function mapBounded<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, index: number, done: () => number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let finished = 0;

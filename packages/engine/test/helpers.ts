@@ -1,6 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ByteReader, SourceWindow, BufferSource, scanPickles, type PickleOptions, type PickleScan } from "../src/index.js";
+import {
+  ByteReader,
+  SourceWindow,
+  BufferSource,
+  scanPickles,
+  type PickleOptions,
+  type PickleScan,
+} from "../src/index.js";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 export const SHARED = join(import.meta.dirname, "..", "..", "..", "..", "shared");
@@ -29,4 +36,6 @@ export interface AdversarialCase {
   note: string;
 }
 
-export const ADVERSARIAL: AdversarialCase[] = JSON.parse(readFileSync(join(FIXTURES, "adversarial.json"), "utf8")) as AdversarialCase[];
+export const ADVERSARIAL: AdversarialCase[] = JSON.parse(
+  readFileSync(join(FIXTURES, "adversarial.json"), "utf8"),
+) as AdversarialCase[];

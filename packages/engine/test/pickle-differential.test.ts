@@ -4,7 +4,10 @@ import { describe, expect, it } from "vitest";
 import { FIXTURES, fixture, scanBytes } from "./helpers.js";
 
 type Arg = null | { i: string } | { f: string } | { s: string } | { b: number } | { r: string };
-const traces = JSON.parse(readFileSync(join(FIXTURES, "genops.json"), "utf8")) as Record<string, Array<[string, number, Arg]>>;
+const traces = JSON.parse(readFileSync(join(FIXTURES, "genops.json"), "utf8")) as Record<
+  string,
+  Array<[string, number, Arg]>
+>;
 
 /** Our decoded argument in pickletools' terms, where both sides carry the same information. */
 function comparable(name: string, arg: unknown, expected: Arg): unknown {
@@ -17,7 +20,9 @@ function comparable(name: string, arg: unknown, expected: Arg): unknown {
   if ("s" in expected) {
     if (name === "STRING") return expected; // quoting and escapes are checked in the text-argument tests
     // Long strings are kept cut at the keep limit: the kept head must be the start of the real string.
-    return typeof arg === "string" && arg.length < expected.s.length && expected.s.startsWith(arg) ? expected : { s: arg };
+    return typeof arg === "string" && arg.length < expected.s.length && expected.s.startsWith(arg)
+      ? expected
+      : { s: arg };
   }
   return expected; // floats and reprs: the opcode name and offset are what matter
 }
@@ -35,7 +40,11 @@ describe("the opcode reader agrees with CPython's pickletools.genops", () => {
     const seen: Array<[string, number, unknown]> = [];
     const scan = await scanBytes(fixture(name), { trace: (op, offset, arg) => seen.push([op, offset, arg]) });
     const ours = seen.map(([op, offset, arg], i) => [op, offset, comparable(op, arg, expected[i]?.[2] ?? null)]);
-    let theirs = expected.map(([op, offset, arg]) => [op, offset, arg === null || "f" in arg || "r" in arg ? comparable(op, undefined, arg) : arg]);
+    let theirs = expected.map(([op, offset, arg]) => [
+      op,
+      offset,
+      arg === null || "f" in arg || "r" in arg ? comparable(op, undefined, arg) : arg,
+    ]);
     if (ours.length < theirs.length) {
       // genops only tokenizes; the machine stops where the loader would raise (missing memo, underflow…).
       // It must stop exactly at an opcode genops read, with a finding at that offset.

@@ -21,7 +21,9 @@ describe("symbolic machine on hand-assembled streams", () => {
 
   it("resolves methodcaller and partial to the callable they run", async () => {
     const mc = await scanBytes(fixture("adversarial/methodcaller-importlib.pkl"));
-    expect(mc.imports.find((i) => i.module === "os" && i.name === "system")?.calls[0]).toContain("'echo modelvet-test'");
+    expect(mc.imports.find((i) => i.module === "os" && i.name === "system")?.calls[0]).toContain(
+      "'echo modelvet-test'",
+    );
     const partial = await scanBytes(fixture("adversarial/partial-wraps-system.pkl"));
     const system = partial.imports.find((i) => i.module === "posix" && i.name === "system");
     expect(system?.calls[0]).toBe("functools.partial(posix.system, 'echo modelvet-test')()");

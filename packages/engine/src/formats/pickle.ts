@@ -4,12 +4,14 @@ import { ByteReader, SourceWindow } from "../source/byte-reader.js";
 import { SliceSource, type ByteSource } from "../source/byte-source.js";
 import type { InspectContext } from "../inspect.js";
 import type { FormatHandler, Probe } from "./types.js";
+import type { Value } from "../pickle/values.js";
+import { joblibHooks } from "./joblib.js";
 
 /**
  * A raw pickle stream (also `.pkl`, `.joblib` without arrays, dill, a plain pickle saved as `.bin`). Judged by its
- * bytes: any file whose first byte is an opcode is run through the machine, and counts as a pickle when it starts
- * with PROTO, reaches a STOP, or imports anything before it breaks. A stream that breaks before any of that cannot
- * make the loader run code either, so text and binary data that merely start with an opcode byte stay quiet.
+ * bytes: any file whose first byte is an opcode is run through the machine and kept when `looksLikePickle` says so.
+ * A stream that breaks before any import cannot make the loader run code, so data that merely starts with an
+ * opcode byte stays quiet.
  */
 export const pickleFormat: FormatHandler = {
   name: "pickle",
@@ -19,15 +21,39 @@ export const pickleFormat: FormatHandler = {
     return first !== undefined && OPCODES[first] !== undefined && first !== 0x50;
   },
   async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
-    const scan = await runPickles(source, ctx, 0);
-    if (!looksLikePickle(scan)) return false;
-    await recordPickleScan(scan, source, ctx);
+    const hooks = joblibHooks(ctx);
+    const first = await runPickles(source, ctx, 0, { stopAfter: 1, hooks });
+    if (!looksLikePickle(first)) return false;
+    await recordPickleScan(first, source, ctx);
+    if (!first.clean || first.end >= source.size) return true;
+    // A legacy torch.save file is five pickles (magic number, protocol, sys_info, the object, storage keys) and
+    // then raw storage bytes that nothing unpickles. Any other stream: every pickle to the end.
+    const legacy = isLegacyTorchMagic(first.results[0]);
+    if (legacy) ctx.addFormat("pytorch-legacy");
+    const rest = await runPickles(source, ctx, first.end, {
+      hooks,
+      continuation: true,
+      ...(legacy ? { stopAfter: 4 } : {}),
+    });
+    await recordPickleScan(rest, source, ctx);
     return true;
   },
 };
 
+/** torch.serialization's MAGIC_NUMBER, the first pickle of a legacy (non-zip) checkpoint. */
+export const LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+export function isLegacyTorchMagic(value: Value | undefined): boolean {
+  return value?.k === "int" && value.v === LEGACY_TORCH_MAGIC;
+}
+
+/**
+ * A stream counts as a pickle when it starts with PROTO, reaches a STOP, or tries to import a module whose name is
+ * shaped like a Python module (even if that import then fails: a malformed pickle is a finding, not silence).
+ * A text file that merely starts with an opcode byte (`cmake_minimum_required(…)` reads as GLOBAL) is not.
+ */
 export function looksLikePickle(scan: PickleScan): boolean {
-  return scan.protocol > 0 || scan.pickles > 0 || scan.imports.length > 0;
+  return scan.protocol > 0 || scan.pickles > 0 || scan.importAttempts > 0;
 }
 
 /** Runs the machine over `source` from `offset` with the context's limits and deadline. */
@@ -35,13 +61,14 @@ export async function runPickles(
   source: ByteSource,
   ctx: InspectContext,
   offset: number,
-  options: { stopAfter?: number; hooks?: PickleHooks; end?: number } = {},
+  options: { stopAfter?: number; hooks?: PickleHooks; end?: number; continuation?: boolean } = {},
 ): Promise<PickleScan> {
   const reader = new ByteReader(new SourceWindow(source, offset, options.end ?? source.size), offset);
   return scanPickles(reader, {
     limits: { ...ctx.limits.pickle, deadline: ctx.deadline },
     ...(options.stopAfter !== undefined ? { stopAfter: options.stopAfter } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.continuation ? { continuation: true } : {}),
   });
 }
 

@@ -1,7 +1,7 @@
 import type { ByteSource } from "../source/byte-source.js";
 import type { InspectContext } from "../inspect.js";
 
-/** The first and last bytes of a source: enough for every magic-number test without a second read. */
+/** The first 4 KiB and the last 1 KiB of a source: enough for every magic-number test without a second read. */
 export interface Probe {
   head: Uint8Array;
   tail: Uint8Array;

@@ -93,12 +93,16 @@ export interface PickleScan {
   opcodes: number;
   /** Pickles that ended with STOP. */
   pickles: number;
+  /** GLOBAL/INST opcodes with a module name shaped like Python's, STACK_GLOBALs and EXTs, even if they failed. */
+  importAttempts: number;
   /** Highest PROTO seen. */
   protocol: number;
   /** Offset after the last byte consumed. */
   end: number;
   /** True when the last pickle ended cleanly at STOP (and nothing was left unread, unless stopAfter cut it). */
   clean: boolean;
+  /** The value each pickle returned at STOP (the first few), e.g. a legacy torch file's magic number. */
+  results: Value[];
 }
 
 /** Lets a container format act between opcodes (joblib skips raw array bytes after a NumpyArrayWrapper BUILD). */
@@ -111,6 +115,8 @@ export interface PickleOptions {
   /** Stop after this many pickles (legacy torch: 5) and leave the rest of the stream unread. */
   stopAfter?: number;
   hooks?: PickleHooks;
+  /** The stream continues after an earlier pickle: bytes that do not form one are trailing data. */
+  continuation?: boolean;
   /** Called for every opcode with its offset and decoded argument (differential tests). */
   trace?: (name: string, offset: number, arg: unknown) => void;
   /** Loaders whose byte arguments are nested pickles (dotted paths). */
@@ -124,6 +130,8 @@ const MAX_CALLS_KEPT = 3;
 const MAX_OFFSETS_KEPT = 8;
 const MAX_INDICATORS = 200;
 const latin1 = new TextDecoder("latin1");
+/** A dotted name as Python spells modules (ASCII letters, digits, underscores; non-ASCII bytes allowed as letters). */
+const IDENTIFIER_BYTES = /^[A-Za-z_\x80-\xff][\w\x80-\xff]*(\.[A-Za-z_\x80-\xff][\w\x80-\xff]*)*$/;
 const lenientUtf8 = new TextDecoder("utf-8");
 
 export const DEFAULT_NESTED_LOADERS: ReadonlySet<string> = new Set([
@@ -159,9 +167,11 @@ class Machine {
     nested: [],
     opcodes: 0,
     pickles: 0,
+    importAttempts: 0,
     protocol: 0,
     end: 0,
     clean: false,
+    results: [],
   };
   private readonly limits: PickleLimits;
   private readonly importIndex = new Map<string, number>();
@@ -193,10 +203,14 @@ class Machine {
       const importsBefore = this.scan.imports.length;
       const ok = await this.runOne();
       if (!ok) {
-        if (this.scan.pickles > 0 && this.scan.imports.length === importsBefore) {
+        if ((this.scan.pickles > 0 || this.options.continuation) && this.scan.imports.length === importsBefore) {
           // What follows the last STOP does not even form a pickle: trailing bytes, reported as such.
           const cause = this.scan.indicators.pop();
-          this.indicate("pickle.trailing_data", `data after the last STOP at offset ${start} is not a pickle (${cause?.message ?? "unreadable"})`, start);
+          this.indicate(
+            "pickle.trailing_data",
+            `data after the last STOP at offset ${start} is not a pickle (${cause?.message ?? "unreadable"})`,
+            start,
+          );
         }
         break;
       }
@@ -326,13 +340,18 @@ class Machine {
     const path = pathOf(callee);
     if (!path || !this.nestedLoaders.has(path) || args.k !== "tuple") return;
     const payload = args.items[0];
-    if (payload?.k === "bytes") this.scan.nested.push({ loader: path, at: payload.at, length: payload.length, head: payload.head });
+    if (payload?.k === "bytes")
+      this.scan.nested.push({ loader: path, at: payload.at, length: payload.length, head: payload.head });
   }
 
   /** A value that is a module-level object: mutating it changes the loader's process for everyone. */
   private checkMutation(target: Value, opcode: string, offset: number): void {
     if (target.k === "global")
-      this.indicate("pickle.global_mutation", `${opcode} modifies the module-level object ${target.module}.${target.name}`, offset);
+      this.indicate(
+        "pickle.global_mutation",
+        `${opcode} modifies the module-level object ${target.module}.${target.name}`,
+        offset,
+      );
   }
 
   // ---- argument readers ----
@@ -352,7 +371,12 @@ class Machine {
   }
 
   /** Reads a length-prefixed payload: keeps at most `keep` bytes, skips the rest without copying it. */
-  private async payload(length: number, keep: number, at: number, name: string): Promise<{ head: Uint8Array; start: number }> {
+  private async payload(
+    length: number,
+    keep: number,
+    at: number,
+    name: string,
+  ): Promise<{ head: Uint8Array; start: number }> {
     const start = this.r.offset;
     const kept = Math.min(length, keep);
     await this.need(kept, at, name);
@@ -381,7 +405,11 @@ class Machine {
   }
 
   private memoKey(index: bigint | number): number | string {
-    return typeof index === "number" ? index : index <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(index) : index.toString();
+    return typeof index === "number"
+      ? index
+      : index <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(index)
+        : index.toString();
   }
 
   private memoPut(key: number | string, at: number): void {
@@ -416,7 +444,11 @@ class Machine {
       const arg = await this.step(op, at, info.name);
       if (trace) trace(info.name, at, arg);
       if (this.frameEnd >= 0 && r.offset > this.frameEnd && op !== 0x95) {
-        this.indicate("pickle.frame_violation", `${info.name} at ${at} runs past the end of its FRAME (${this.frameEnd})`, at);
+        this.indicate(
+          "pickle.frame_violation",
+          `${info.name} at ${at} runs past the end of its FRAME (${this.frameEnd})`,
+          at,
+        );
         this.frameEnd = -1;
       }
       if (op === 0x2e) return; // STOP
@@ -430,10 +462,11 @@ class Machine {
       // ---- numbers ----
       case 0x49 /* I INT */: {
         const text = latin1.decode(await this.line(at, name));
-        if (text === "00") return this.push(FALSE), false;
-        if (text === "01") return this.push(TRUE), true;
+        if (text === "00") return (this.push(FALSE), false);
+        if (text === "01") return (this.push(TRUE), true);
         const v = parsePyIntBase0(text);
-        if (v === undefined) this.fail("pickle.invalid_argument", `INT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        if (v === undefined)
+          this.fail("pickle.invalid_argument", `INT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
         this.push({ k: "int", v });
         return v;
       }
@@ -441,7 +474,8 @@ class Machine {
         let text = latin1.decode(await this.line(at, name));
         if (text.endsWith("L")) text = text.slice(0, -1);
         const v = parsePyIntBase0(text);
-        if (v === undefined) this.fail("pickle.invalid_argument", `LONG with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        if (v === undefined)
+          this.fail("pickle.invalid_argument", `LONG with argument ${JSON.stringify(text.slice(0, 40))}`, at);
         this.push({ k: "int", v });
         return v;
       }
@@ -482,7 +516,8 @@ class Machine {
       case 0x46 /* F FLOAT */: {
         const text = latin1.decode(await this.line(at, name));
         const v = parsePyFloat(text);
-        if (v === undefined) this.fail("pickle.invalid_argument", `FLOAT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        if (v === undefined)
+          this.fail("pickle.invalid_argument", `FLOAT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
         this.push({ k: "float", v });
         return v;
       }
@@ -525,7 +560,11 @@ class Machine {
         const raw = await this.line(at, name);
         const text = rawUnicodeEscape(raw);
         if (text === undefined) this.fail("pickle.invalid_argument", "UNICODE argument with a bad escape", at);
-        this.push(text.length > this.limits.maxStringKept ? str(text.slice(0, this.limits.maxStringKept), text.length) : str(text));
+        this.push(
+          text.length > this.limits.maxStringKept
+            ? str(text.slice(0, this.limits.maxStringKept), text.length)
+            : str(text),
+        );
         return text;
       }
       case 0x8c /* SHORT_BINUNICODE */: {
@@ -637,7 +676,8 @@ class Machine {
         this.push(this.top(at, name));
         return undefined;
       case 0x28 /* ( MARK */:
-        if (this.marks.length >= this.limits.maxMarks) this.fail("pickle.limit", `more than ${this.limits.maxMarks} open MARKs`, at);
+        if (this.marks.length >= this.limits.maxMarks)
+          this.fail("pickle.limit", `more than ${this.limits.maxMarks} open MARKs`, at);
         this.marks.push(this.stack.length);
         return undefined;
       case 0x31 /* 1 POP_MARK */:
@@ -648,7 +688,8 @@ class Machine {
       case 0x70 /* p PUT */: {
         const text = latin1.decode(await this.line(at, name));
         const index = parsePyInt(text);
-        if (index === undefined) this.fail("pickle.invalid_argument", `${name} with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+        if (index === undefined)
+          this.fail("pickle.invalid_argument", `${name} with argument ${JSON.stringify(text.slice(0, 40))}`, at);
         if (op === 0x70 && index < 0n) this.fail("pickle.invalid_argument", "negative PUT argument", at);
         const key = this.memoKey(index);
         if (op === 0x67) this.memoGet(key, at);
@@ -678,10 +719,12 @@ class Machine {
       case 0x63 /* c GLOBAL */:
       case 0x69 /* i INST */: {
         const moduleBytes = await this.line(at, name);
+        if (IDENTIFIER_BYTES.test(latin1.decode(moduleBytes))) this.scan.importAttempts++;
         const nameBytes = await this.line(at, name);
         const module = decodeUtf8(moduleBytes);
         const attr = decodeUtf8(nameBytes);
-        if (module === undefined || attr === undefined) this.fail("pickle.invalid_argument", `${name} with a name that is not UTF-8`, at);
+        if (module === undefined || attr === undefined)
+          this.fail("pickle.invalid_argument", `${name} with a name that is not UTF-8`, at);
         if (op === 0x63) {
           this.pushGlobal(module, attr, name, at);
         } else {
@@ -693,6 +736,7 @@ class Machine {
         return `${module} ${attr}`;
       }
       case 0x93 /* STACK_GLOBAL */: {
+        this.scan.importAttempts++;
         const attrValue = this.pop(at, name);
         const moduleValue = this.pop(at, name);
         // Python 3 decodes STRING/BINSTRING operands to str too, so constString accepts both kinds.
@@ -703,7 +747,11 @@ class Machine {
           return `${module} ${attr}`;
         }
         if (isNonStrConstant(moduleValue) || isNonStrConstant(attrValue))
-          this.fail("pickle.invalid_argument", `STACK_GLOBAL needs two str operands, got ${render(moduleValue, 40)} and ${render(attrValue, 40)}`, at);
+          this.fail(
+            "pickle.invalid_argument",
+            `STACK_GLOBAL needs two str operands, got ${render(moduleValue, 40)} and ${render(attrValue, 40)}`,
+            at,
+          );
         // Operands computed at load time (or too long to keep): the loader imports a name we cannot know.
         const shownModule = module ?? render(moduleValue, 80);
         const shownName = attr ?? render(attrValue, 80);
@@ -717,7 +765,12 @@ class Machine {
         const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
         await this.need(size, at, name);
         const code = size === 1 ? r.u8() : size === 2 ? r.u16() : r.i32();
-        this.indicate("pickle.ext_opcode", `${name} ${code} fetches a callable from the copyreg extension registry`, at);
+        this.scan.importAttempts++;
+        this.indicate(
+          "pickle.ext_opcode",
+          `${name} ${code} fetches a callable from the copyreg extension registry`,
+          at,
+        );
         this.pushGlobal("copyreg._extension_registry", String(code), name, at);
         return code;
       }
@@ -780,13 +833,19 @@ class Machine {
         await this.need(8, at, name);
         const size = r.u64();
         if (this.frameEnd >= 0 && at < this.frameEnd)
-          this.indicate("pickle.frame_violation", `FRAME at ${at} starts inside the previous frame (ends ${this.frameEnd})`, at);
+          this.indicate(
+            "pickle.frame_violation",
+            `FRAME at ${at} starts inside the previous frame (ends ${this.frameEnd})`,
+            at,
+          );
         this.frameEnd = r.offset + size;
         return size;
       }
-      case 0x2e /* . STOP */:
-        this.pop(at, name);
+      case 0x2e /* . STOP */: {
+        const result = this.pop(at, name);
+        if (this.scan.results.length < 8) this.scan.results.push(result);
         return undefined;
+      }
     }
     this.fail("pickle.unknown_opcode", `unhandled opcode ${name}`, at);
   }
@@ -818,7 +877,17 @@ function sequence(kind: SeqValue["k"], items: Value[]): SeqValue {
 /** A constant the loader would reject as a STACK_GLOBAL operand (it must be a str). */
 function isNonStrConstant(v: Value): boolean {
   if (v.k === "bytes") return v.kind !== "str8";
-  return v.k === "none" || v.k === "bool" || v.k === "int" || v.k === "float" || v.k === "list" || v.k === "dict" || v.k === "tuple" || v.k === "set" || v.k === "frozenset";
+  return (
+    v.k === "none" ||
+    v.k === "bool" ||
+    v.k === "int" ||
+    v.k === "float" ||
+    v.k === "list" ||
+    v.k === "dict" ||
+    v.k === "tuple" ||
+    v.k === "set" ||
+    v.k === "frozenset"
+  );
 }
 
 /** Two's-complement little-endian integer (LONG1/LONG4). */

@@ -20,8 +20,7 @@ export function parsePyIntBase0(text: string): bigint | undefined {
   const sign = m[1] === "-" ? -1n : 1n;
   const body = m[2]!.replace(/_/g, "");
   const prefix = body.slice(0, 2).toLowerCase();
-  const value =
-    prefix === "0x" || prefix === "0o" || prefix === "0b" ? BigInt(prefix + body.slice(2)) : BigInt(body);
+  const value = prefix === "0x" || prefix === "0o" || prefix === "0b" ? BigInt(prefix + body.slice(2)) : BigInt(body);
   return sign * value;
 }
 
@@ -52,7 +51,18 @@ export function escapeDecode(body: Uint8Array): Uint8Array {
       continue;
     }
     const e = body[++i]!;
-    const simple: Record<number, number> = { 0x6e: 10, 0x74: 9, 0x72: 13, 0x27: 39, 0x22: 34, 0x5c: 92, 0x61: 7, 0x62: 8, 0x66: 12, 0x76: 11 };
+    const simple: Record<number, number> = {
+      0x6e: 10,
+      0x74: 9,
+      0x72: 13,
+      0x27: 39,
+      0x22: 34,
+      0x5c: 92,
+      0x61: 7,
+      0x62: 8,
+      0x66: 12,
+      0x76: 11,
+    };
     if (e === 0x0a) continue; // backslash-newline: line continuation
     if (simple[e] !== undefined) out.push(simple[e]);
     else if (e === 0x78 && i + 2 < body.length + 0 && isHex(body[i + 1]) && isHex(body[i + 2])) {
@@ -60,7 +70,8 @@ export function escapeDecode(body: Uint8Array): Uint8Array {
       i += 2;
     } else if (e >= 0x30 && e <= 0x37) {
       let v = e - 0x30;
-      for (let n = 0; n < 2 && i + 1 < body.length && body[i + 1]! >= 0x30 && body[i + 1]! <= 0x37; n++) v = v * 8 + (body[++i]! - 0x30);
+      for (let n = 0; n < 2 && i + 1 < body.length && body[i + 1]! >= 0x30 && body[i + 1]! <= 0x37; n++)
+        v = v * 8 + (body[++i]! - 0x30);
       out.push(v & 0xff);
     } else out.push(0x5c, e);
   }

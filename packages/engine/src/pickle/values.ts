@@ -165,6 +165,8 @@ function items(list: Value[], total: number, depth: number): string {
 }
 
 function renderBytes(v: BytesValue): string {
+  // STRING/BINSTRING load as str on Python 3 (decoded as ASCII by default).
+  if (v.kind === "str8") return pyStr(latin1(v.head)) + (v.length > v.head.length ? `…(${v.length} chars)` : "");
   const shown = v.head.subarray(0, 48);
   let s = "";
   for (const b of shown) {

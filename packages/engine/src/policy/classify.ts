@@ -44,7 +44,14 @@ export class Classifier {
   }
 
   indicator(id: string): IndicatorRule {
-    return this.pack.indicators.get(id) ?? { id, severity: 2, reason: "Unrecognised finding; treated as a warning.", references: [] };
+    return (
+      this.pack.indicators.get(id) ?? {
+        id,
+        severity: 2,
+        reason: "Unrecognised finding; treated as a warning.",
+        references: [],
+      }
+    );
   }
 
   /** The verdict for an import of `name` from `module` (name may be dotted). */
@@ -75,9 +82,11 @@ export class Classifier {
     };
     addCandidate(written, "as written");
     addCandidate(this.normalize(written), "normalized");
-    const parts = written.split(".");
-    for (let i = 1; i < parts.length - 1; i++) {
-      const tail = parts.slice(i).join(".");
+    // find_class imports the module part as a module and walks the name part attribute by attribute, so only
+    // tails that start inside the name can reach another module (`numpy.random._pickle` is numpy's own module).
+    const nameParts = name.split(".");
+    for (let i = 0; i < nameParts.length - 1; i++) {
+      const tail = nameParts.slice(i).join(".");
       addCandidate(tail, "dotted tail");
       addCandidate(this.normalize(tail), "dotted tail");
     }
@@ -116,9 +125,17 @@ export class Classifier {
     // A deny on any reading wins: the loader may take any of them.
     const denied = candidates.find((c) => c.rule?.severity === 3);
     const chosen = denied ?? (normalized.rule ? normalized : written.rule ? written : undefined);
-    if (!chosen?.rule) return { severity: 2, matchedPath: normalized.path, reason: UNLISTED_REASON, references: [], ...normalizedPath };
+    if (!chosen?.rule)
+      return { severity: 2, matchedPath: normalized.path, reason: UNLISTED_REASON, references: [], ...normalizedPath };
     const { rule } = chosen;
-    return { severity: rule.severity, rule, matchedPath: chosen.path, reason: rule.reason, references: rule.references, ...normalizedPath };
+    return {
+      severity: rule.severity,
+      rule,
+      matchedPath: chosen.path,
+      reason: rule.reason,
+      references: rule.references,
+      ...normalizedPath,
+    };
   }
 }
 

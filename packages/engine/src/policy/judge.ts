@@ -30,7 +30,8 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
       dependencies.set(key, dep);
     }
     if (!dep.call && imp.calls[0]) dep.call = imp.calls[0];
-    for (const offset of imp.offsets) addLocation(dep.locations, { ...(imp.member ? { member: imp.member } : {}), offset });
+    for (const offset of imp.offsets)
+      addLocation(dep.locations, { ...(imp.member ? { member: imp.member } : {}), offset });
   }
   const indicators = new Map<string, IndicatorFinding>();
   for (const ind of inventory.indicators) {
@@ -38,10 +39,20 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
     const key = `${ind.id}\0${ind.message}`;
     let finding = indicators.get(key);
     if (!finding) {
-      finding = { id: ind.id, severity: rule.severity, message: ind.message, reason: rule.reason, references: rule.references, locations: [] };
+      finding = {
+        id: ind.id,
+        severity: rule.severity,
+        message: ind.message,
+        reason: rule.reason,
+        references: rule.references,
+        locations: [],
+      };
       indicators.set(key, finding);
     }
-    addLocation(finding.locations, { ...(ind.member ? { member: ind.member } : {}), ...(ind.offset !== undefined ? { offset: ind.offset } : {}) });
+    addLocation(finding.locations, {
+      ...(ind.member ? { member: ind.member } : {}),
+      ...(ind.offset !== undefined ? { offset: ind.offset } : {}),
+    });
     severity = Math.max(severity, rule.severity) as Severity;
   }
   const unsafe = [...dependencies.values()].sort((a, b) => b.severity - a.severity);
@@ -58,5 +69,6 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
 }
 
 function addLocation(list: Location[], location: Location): void {
-  if (list.length < MAX_LOCATIONS && !list.some((l) => l.member === location.member && l.offset === location.offset)) list.push(location);
+  if (list.length < MAX_LOCATIONS && !list.some((l) => l.member === location.member && l.offset === location.offset))
+    list.push(location);
 }

@@ -72,7 +72,13 @@ export async function loadPackDir(dir: string): Promise<RulesPack> {
   const manifest = (await readJson(join(dir, "manifest.json"))) as PackManifest;
   if (typeof manifest.version !== "string" || !Array.isArray(manifest.files))
     throw new RulesError(`${dir}/manifest.json needs "version" and "files"`);
-  const pack: RulesPack = { name: manifest.name, version: manifest.version, rules: [], indicators: new Map(), aliases: { modules: {}, names: {} } };
+  const pack: RulesPack = {
+    name: manifest.name,
+    version: manifest.version,
+    rules: [],
+    indicators: new Map(),
+    aliases: { modules: {}, names: {} },
+  };
   for (const file of manifest.files) addFile(pack, (await readJson(join(dir, file))) as RulesFile, file, false);
   return pack;
 }
@@ -116,7 +122,8 @@ function addFile(pack: RulesPack, file: RulesFile, source: string, override: boo
         pack.rules[i] = rule;
         continue;
       }
-    } else if (pack.rules.some((r) => r.id === rule.id)) throw new RulesError(`${source}: duplicate rule id ${rule.id}`);
+    } else if (pack.rules.some((r) => r.id === rule.id))
+      throw new RulesError(`${source}: duplicate rule id ${rule.id}`);
     pack.rules.push(rule);
   }
   for (const raw of file.indicators ?? []) {
@@ -133,9 +140,12 @@ function validateRule(raw: unknown, source: string): Rule {
   const r = raw as Partial<Rule>;
   const where = `${source}: rule ${JSON.stringify(r?.id ?? raw)}`;
   if (!r || typeof r.id !== "string" || !r.id) throw new RulesError(`${where} needs an "id"`);
-  if (typeof r.match !== "string" || !MATCH.test(r.match)) throw new RulesError(`${where} has an invalid "match" ${JSON.stringify(r.match)}`);
-  if (r.severity !== 1 && r.severity !== 2 && r.severity !== 3) throw new RulesError(`${where} needs "severity" 1, 2 or 3`);
-  if (r.severity === 1 && r.match.includes("*")) throw new RulesError(`${where}: allow rules must be exact module.name pairs`);
+  if (typeof r.match !== "string" || !MATCH.test(r.match))
+    throw new RulesError(`${where} has an invalid "match" ${JSON.stringify(r.match)}`);
+  if (r.severity !== 1 && r.severity !== 2 && r.severity !== 3)
+    throw new RulesError(`${where} needs "severity" 1, 2 or 3`);
+  if (r.severity === 1 && r.match.includes("*"))
+    throw new RulesError(`${where}: allow rules must be exact module.name pairs`);
   if (typeof r.reason !== "string") throw new RulesError(`${where} needs a "reason"`);
   const references = Array.isArray(r.references) ? r.references.map(String) : [];
   return { id: r.id, match: r.match, severity: r.severity, reason: r.reason, references };
@@ -144,6 +154,12 @@ function validateRule(raw: unknown, source: string): Rule {
 function validateIndicator(raw: unknown, source: string): IndicatorRule {
   const r = raw as Partial<IndicatorRule>;
   if (!r || typeof r.id !== "string") throw new RulesError(`${source}: indicator needs an "id"`);
-  if (r.severity !== 1 && r.severity !== 2 && r.severity !== 3) throw new RulesError(`${source}: indicator ${r.id} needs "severity" 1, 2 or 3`);
-  return { id: r.id, severity: r.severity, reason: String(r.reason ?? ""), references: Array.isArray(r.references) ? r.references.map(String) : [] };
+  if (r.severity !== 1 && r.severity !== 2 && r.severity !== 3)
+    throw new RulesError(`${source}: indicator ${r.id} needs "severity" 1, 2 or 3`);
+  return {
+    id: r.id,
+    severity: r.severity,
+    reason: String(r.reason ?? ""),
+    references: Array.isArray(r.references) ? r.references.map(String) : [],
+  };
 }

@@ -25,12 +25,18 @@ export function toSarif(report: ScanReport, toolVersion: string, baseUri?: strin
     const uri = toUri(file.path, baseUri);
     for (const dep of file.unsafe_dependencies) {
       const name = dep.name ? `${dep.module}.${dep.name}` : dep.module;
-      rules.set(dep.rule, rules.get(dep.rule) ?? { id: dep.rule, severity: dep.severity, reason: dep.reason, references: dep.references });
+      rules.set(
+        dep.rule,
+        rules.get(dep.rule) ?? { id: dep.rule, severity: dep.severity, reason: dep.reason, references: dep.references },
+      );
       const text = `${file.path} imports ${name}: ${dep.reason}${dep.call ? ` Would run: ${dep.call}` : ""}`;
       results.push(result(dep.rule, dep.severity, text, uri, dep.locations, { global: name }));
     }
     for (const ind of file.indicators) {
-      rules.set(ind.id, rules.get(ind.id) ?? { id: ind.id, severity: ind.severity, reason: ind.reason, references: ind.references });
+      rules.set(
+        ind.id,
+        rules.get(ind.id) ?? { id: ind.id, severity: ind.severity, reason: ind.reason, references: ind.references },
+      );
       results.push(result(ind.id, ind.severity, `${file.path}: ${ind.message}`, uri, ind.locations, {}));
     }
   }
@@ -73,7 +79,14 @@ function descriptor(rule: RuleInfo): ReportingDescriptor {
   };
 }
 
-function result(ruleId: string, severity: Severity, text: string, uri: string, locations: Location[], extra: Record<string, string>): Result {
+function result(
+  ruleId: string,
+  severity: Severity,
+  text: string,
+  uri: string,
+  locations: Location[],
+  extra: Record<string, string>,
+): Result {
   const fingerprint = createHash("sha256").update(`${uri}\0${ruleId}\0${text}`).digest("hex").slice(0, 32);
   return {
     ruleId,

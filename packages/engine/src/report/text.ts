@@ -37,17 +37,27 @@ export function renderText(report: ScanReport, options: TextOptions = {}): strin
   return lines.join("\n") + "\n";
 }
 
-function renderFindings(report: FileSecurityReport, paint: NonNullable<TextOptions["paint"]>, dim: (t: string) => string): string[] {
+function renderFindings(
+  report: FileSecurityReport,
+  paint: NonNullable<TextOptions["paint"]>,
+  dim: (t: string) => string,
+): string[] {
   const lines: string[] = [];
   for (const dep of report.unsafe_dependencies) {
     const name = dep.name ? `${dep.module}.${dep.name}` : dep.module;
     const normalized = dep.normalized ? dim(` (= ${dep.normalized})`) : "";
-    lines.push(`    ${paint(dep.severity, SEVERITY_LABELS[dep.severity].padEnd(7))} ${name}${normalized}  ${dim(`[${dep.rule}]`)} ${dep.reason}`);
+    lines.push(
+      `    ${paint(dep.severity, SEVERITY_LABELS[dep.severity].padEnd(7))} ${name}${normalized}  ${dim(`[${dep.rule}]`)} ${dep.reason}`,
+    );
     if (dep.call) lines.push(`            would run: ${dep.call}`);
-    lines.push(`            ${dim(`at ${renderLocations(dep.locations)}${dep.via ? `, reached through ${dep.via}` : ""}`)}`);
+    lines.push(
+      `            ${dim(`at ${renderLocations(dep.locations)}${dep.via ? `, reached through ${dep.via}` : ""}`)}`,
+    );
   }
   for (const ind of report.indicators) {
-    lines.push(`    ${paint(ind.severity, SEVERITY_LABELS[ind.severity].padEnd(7))} ${ind.message}  ${dim(`[${ind.id}]`)}`);
+    lines.push(
+      `    ${paint(ind.severity, SEVERITY_LABELS[ind.severity].padEnd(7))} ${ind.message}  ${dim(`[${ind.id}]`)}`,
+    );
     if (ind.locations.length > 0 && ind.locations.some((l) => l.member || l.offset !== undefined))
       lines.push(`            ${dim(`at ${renderLocations(ind.locations)}`)}`);
   }

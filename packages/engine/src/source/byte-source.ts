@@ -107,3 +107,57 @@ function clampLength(offset: number, length: number, size: number): number {
   if (!Number.isSafeInteger(offset) || offset < 0 || length <= 0 || offset >= size) return 0;
   return Math.min(length, size - offset);
 }
+
+/**
+ * Remembers the last few blocks read from a source, so that the probe's head and tail and the format readers that
+ * start at the same offsets never fetch a byte twice (on the Hub every fetch is a round trip).
+ * A read that starts inside a cached block takes the cached part and fetches only the rest.
+ */
+export class CachingSource implements ByteSource {
+  private readonly blocks: Array<{ start: number; bytes: Uint8Array }> = [];
+
+  constructor(
+    private readonly inner: ByteSource,
+    private readonly maxBlocks = 8,
+    private readonly maxBlockSize = 1024 * 1024,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  get bytesRead(): number {
+    return this.inner.bytesRead;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const wanted = clampLength(offset, length, this.size);
+    if (wanted === 0) return new Uint8Array(0);
+    const block = this.blocks.find((b) => offset >= b.start && offset < b.start + b.bytes.length);
+    if (!block) return this.fetch(offset, wanted);
+    const cached = block.bytes.subarray(offset - block.start, offset - block.start + wanted);
+    if (cached.length === wanted) return cached;
+    const rest = await this.fetch(offset + cached.length, wanted - cached.length);
+    const out = new Uint8Array(cached.length + rest.length);
+    out.set(cached);
+    out.set(rest, cached.length);
+    return out;
+  }
+
+  private async fetch(offset: number, length: number): Promise<Uint8Array> {
+    const bytes = await this.inner.read(offset, length);
+    if (bytes.length > 0 && bytes.length <= this.maxBlockSize) {
+      this.blocks.unshift({ start: offset, bytes });
+      if (this.blocks.length > this.maxBlocks) this.blocks.pop();
+    }
+    return bytes;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
