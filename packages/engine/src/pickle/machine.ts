@@ -149,6 +149,46 @@ export const DEFAULT_NESTED_LOADERS: ReadonlySet<string> = new Set([
 
 class Stop extends Error {}
 
+/** The "not enough bytes buffered" signal: one shared object, thrown without a stack trace. */
+const NEED_MORE = { bytes: 0 };
+
+/** Memo keys below this go in an array (pickles number their memo densely from 0). */
+const DENSE_MEMO = 1 << 24;
+
+const SMALL_INTS: Value[] = Array.from({ length: 1024 }, (_, i) => ({ k: "int", v: i }));
+
+/** An int value; small ones are shared, big ones stay exact as bigint. */
+function int(v: number | bigint): Value {
+  if (typeof v === "bigint")
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? int(Number(v))
+      : { k: "int", v };
+  return v >= 0 && v < 1024 ? SMALL_INTS[v]! : { k: "int", v };
+}
+
+const MEMO_PLACEHOLDERS = {
+  list: opaque("memoized list"),
+  dict: opaque("memoized dict"),
+  set: opaque("memoized set"),
+  tuple: opaque("memoized tuple"),
+};
+
+/**
+ * What the memo keeps of a value. Strings, globals, calls and tuples of constants are kept whole (they name
+ * imports, feed STACK_GLOBAL, carry joblib array shapes). Mutable containers, and tuples holding them, are kept as
+ * a placeholder: a pickle of a million rows memoizes every row, and keeping them all would make memory grow with
+ * the file. A later GET of one then renders as `<memoized list>`; the imports it contained were recorded already.
+ */
+function memoized(v: Value): Value {
+  if (v.k === "list" || v.k === "dict" || v.k === "set") return MEMO_PLACEHOLDERS[v.k];
+  if (
+    v.k === "tuple" &&
+    v.items.some((item) => item.k === "list" || item.k === "dict" || item.k === "set" || item.k === "tuple")
+  )
+    return MEMO_PLACEHOLDERS.tuple;
+  return v;
+}
+
 /**
  * Runs pickles from `reader` symbolically: no object is built and nothing is imported. Every pickle in the
  * stream is run in turn (a loader that calls load() again would run it). Errors stop the current pickle the way
@@ -179,9 +219,15 @@ class Machine {
   // Per-pickle state.
   private stack: Value[] = [];
   private marks: number[] = [];
-  private memo = new Map<number | string, Value>();
+  private memoDense: Array<Value | undefined> = [];
+  private memoSparse = new Map<number | string, Value>();
+  private memoCount = 0;
   private proto = 0;
   private frameEnd = -1;
+  // Set by the synchronous step, completed by the driver.
+  private opStart = 0;
+  private pendingSkip = 0;
+  private pendingBuild: { target: Value; state: Value } | undefined;
 
   constructor(
     private readonly r: ByteReader,
@@ -226,8 +272,12 @@ class Machine {
   private async runOne(): Promise<boolean> {
     this.stack = [];
     this.marks = [];
-    this.memo = new Map();
+    this.memoDense = [];
+    this.memoSparse = new Map();
+    this.memoCount = 0;
     this.proto = 0;
+    this.pendingSkip = 0;
+    this.pendingBuild = undefined;
     this.frameEnd = -1;
     this.scan.clean = false;
     try {
@@ -354,48 +404,54 @@ class Machine {
       );
   }
 
-  // ---- argument readers ----
+  // ---- argument readers: synchronous over buffered bytes ----
+  //
+  // An opcode reads all its arguments before it changes any state. When the bytes are not buffered yet, a reader
+  // throws NEED_MORE; the driver rewinds to the opcode, buffers more and runs the opcode again. So the common case
+  // runs without a promise per opcode, and only buffer edges pay for the await.
 
-  private async need(n: number, at: number, name: string): Promise<void> {
-    if (this.r.available < n && (await this.r.fill(n)) < n) this.truncated(at, name);
-  }
-
-  private async line(at: number, name: string): Promise<Uint8Array> {
-    const bytes = await this.r.line(this.limits.maxLine);
-    if (bytes === null) {
-      if ((await this.r.fill(this.limits.maxLine + 1)) > this.limits.maxLine)
-        this.fail("pickle.limit", `${name} argument longer than ${this.limits.maxLine} bytes`, at);
-      this.truncated(at, name);
+  private need(n: number): void {
+    if (this.r.available < n) {
+      NEED_MORE.bytes = this.r.offset - this.opStart + n;
+      throw NEED_MORE;
     }
-    return bytes;
   }
 
-  /** Reads a length-prefixed payload: keeps at most `keep` bytes, skips the rest without copying it. */
-  private async payload(
-    length: number,
-    keep: number,
-    at: number,
-    name: string,
-  ): Promise<{ head: Uint8Array; start: number }> {
-    const start = this.r.offset;
+  private line(at: number, name: string): Uint8Array {
+    const max = this.limits.maxLine;
+    const end = this.r.indexOf(0x0a);
+    if (end >= 0) {
+      if (end > max) this.fail("pickle.limit", `${name} argument longer than ${max} bytes`, at);
+      const bytes = this.r.take(end);
+      this.r.u8(); // the newline
+      return bytes;
+    }
+    if (this.r.available > max) this.fail("pickle.limit", `${name} argument longer than ${max} bytes`, at);
+    this.need(Math.min(this.r.available + 4096, max + 1));
+    return this.truncated(at, name); // unreachable: need() throws when the line is not complete
+  }
+
+  /** A length-prefixed payload: keeps at most `keep` bytes; the rest is skipped by the driver, never copied. */
+  private payload(length: number, keep: number): { head: Uint8Array; start: number } {
     const kept = Math.min(length, keep);
-    await this.need(kept, at, name);
+    this.need(kept);
+    const start = this.r.offset;
     const head = this.r.take(kept).slice();
-    if (length > kept && (await this.r.skip(length - kept)) < length - kept) this.truncated(at, name);
+    this.pendingSkip = length - kept;
     return { head, start };
   }
 
-  private async stringValue(length: number, at: number, name: string): Promise<Value> {
+  private stringValue(length: number): Value {
     const keepBytes = this.limits.maxStringKept * 4;
-    const { head } = await this.payload(length, keepBytes, at, name);
+    const { head } = this.payload(length, keepBytes);
     const text = lenientUtf8.decode(head);
     if (length <= keepBytes && text.length <= this.limits.maxStringKept) return str(text);
     return str(text.slice(0, this.limits.maxStringKept), Math.max(length, text.length));
   }
 
-  private async bytesValue(length: number, kind: BytesValue["kind"], at: number, name: string): Promise<Value> {
+  private bytesValue(length: number, kind: BytesValue["kind"]): BytesValue {
     const keep = kind === "str8" ? this.limits.maxStringKept : HEAD_BYTES;
-    const { head, start } = await this.payload(length, keep, at, name);
+    const { head, start } = this.payload(length, keep);
     return { k: "bytes", kind, length, head, at: start };
   }
 
@@ -405,21 +461,25 @@ class Machine {
   }
 
   private memoKey(index: bigint | number): number | string {
-    return typeof index === "number"
-      ? index
-      : index <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(index)
-        : index.toString();
+    if (typeof index === "number") return index;
+    return index <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(index) : index.toString();
   }
 
   private memoPut(key: number | string, at: number): void {
-    if (this.memo.size >= this.limits.maxMemo && !this.memo.has(key))
-      this.fail("pickle.limit", `more than ${this.limits.maxMemo} memo entries`, at);
-    this.memo.set(key, this.top(at, "PUT"));
+    const dense = typeof key === "number" && key < DENSE_MEMO;
+    const exists = dense ? this.memoDense[key] !== undefined : this.memoSparse.has(key);
+    if (!exists) {
+      if (this.memoCount >= this.limits.maxMemo)
+        this.fail("pickle.limit", `more than ${this.limits.maxMemo} memo entries`, at);
+      this.memoCount++;
+    }
+    const value = memoized(this.top(at, "PUT"));
+    if (dense) this.memoDense[key] = value;
+    else this.memoSparse.set(key, value);
   }
 
   private memoGet(key: number | string, at: number): void {
-    const v = this.memo.get(key);
+    const v = typeof key === "number" && key < DENSE_MEMO ? this.memoDense[key] : this.memoSparse.get(key);
     if (v === undefined) this.fail("pickle.memo_missing", `GET of memo index ${key} that was never stored`, at);
     this.push(v);
   }
@@ -431,8 +491,9 @@ class Machine {
     const trace = this.options.trace;
     const maxOpcodes = this.limits.maxOpcodes;
     for (;;) {
-      if (r.available < 9) await r.fill(9);
+      if (r.available < 16) await r.fill(16);
       const at = r.offset;
+      this.opStart = at;
       if (r.available === 0) this.fail("pickle.truncated", `stream ends before STOP`, at);
       if (this.frameEnd >= 0 && at >= this.frameEnd) this.frameEnd = -1;
       if (++this.scan.opcodes > maxOpcodes) this.fail("pickle.limit", `more than ${maxOpcodes} opcodes`, at);
@@ -441,7 +502,28 @@ class Machine {
       const op = r.u8();
       const info = OPCODES[op];
       if (!info) this.fail("pickle.unknown_opcode", `unknown opcode 0x${op.toString(16).padStart(2, "0")}`, at);
-      const arg = await this.step(op, at, info.name);
+      let arg: unknown;
+      try {
+        arg = this.step(op, at, info.name);
+      } catch (e) {
+        if (e !== NEED_MORE) throw e;
+        // Not enough bytes buffered: rewind to the opcode, buffer more, run it again.
+        const before = r.available + (r.offset - at);
+        r.rewind(at);
+        if ((await r.fill(NEED_MORE.bytes)) <= before) this.truncated(at, info.name);
+        this.scan.opcodes--;
+        continue;
+      }
+      if (this.pendingSkip > 0) {
+        const skip = this.pendingSkip;
+        this.pendingSkip = 0;
+        if ((await r.skip(skip)) < skip) this.truncated(at, info.name);
+      }
+      if (this.pendingBuild) {
+        const { target, state } = this.pendingBuild;
+        this.pendingBuild = undefined;
+        await this.options.hooks!.afterBuild!(target, state, r, this.scan);
+      }
       if (trace) trace(info.name, at, arg);
       if (this.frameEnd >= 0 && r.offset > this.frameEnd && op !== 0x95) {
         this.indicate(
@@ -456,12 +538,12 @@ class Machine {
   }
 
   /** Executes one opcode; returns its decoded argument (for tracing). */
-  private async step(op: number, at: number, name: string): Promise<unknown> {
+  private step(op: number, at: number, name: string): unknown {
     const r = this.r;
     switch (op) {
       // ---- numbers ----
       case 0x49 /* I INT */: {
-        const text = latin1.decode(await this.line(at, name));
+        const text = latin1.decode(this.line(at, name));
         if (text === "00") return (this.push(FALSE), false);
         if (text === "01") return (this.push(TRUE), true);
         const v = parsePyIntBase0(text);
@@ -471,7 +553,7 @@ class Machine {
         return v;
       }
       case 0x4c /* L LONG */: {
-        let text = latin1.decode(await this.line(at, name));
+        let text = latin1.decode(this.line(at, name));
         if (text.endsWith("L")) text = text.slice(0, -1);
         const v = parsePyIntBase0(text);
         if (v === undefined)
@@ -480,41 +562,41 @@ class Machine {
         return v;
       }
       case 0x4a /* J BININT */: {
-        await this.need(4, at, name);
-        const v = BigInt(r.i32());
-        this.push({ k: "int", v });
+        this.need(4);
+        const v = r.i32();
+        this.push(int(v));
         return v;
       }
       case 0x4b /* K BININT1 */: {
-        await this.need(1, at, name);
-        const v = BigInt(r.u8());
-        this.push({ k: "int", v });
+        this.need(1);
+        const v = r.u8();
+        this.push(int(v));
         return v;
       }
       case 0x4d /* M BININT2 */: {
-        await this.need(2, at, name);
-        const v = BigInt(r.u16());
-        this.push({ k: "int", v });
+        this.need(2);
+        const v = r.u16();
+        this.push(int(v));
         return v;
       }
       case 0x8a /* LONG1 */:
       case 0x8b /* LONG4 */: {
         let n: number;
         if (op === 0x8a) {
-          await this.need(1, at, name);
+          this.need(1);
           n = r.u8();
         } else {
-          await this.need(4, at, name);
+          this.need(4);
           n = r.i32();
           this.checkLength(n, at, name);
         }
-        const { head } = await this.payload(n, 64, at, name);
+        const { head } = this.payload(n, 64);
         const v = n <= 64 ? decodeLong(head) : undefined;
-        this.push(v === undefined ? opaque(`int of ${n} bytes`) : { k: "int", v });
+        this.push(v === undefined ? opaque(`int of ${n} bytes`) : int(v));
         return v ?? n;
       }
       case 0x46 /* F FLOAT */: {
-        const text = latin1.decode(await this.line(at, name));
+        const text = latin1.decode(this.line(at, name));
         const v = parsePyFloat(text);
         if (v === undefined)
           this.fail("pickle.invalid_argument", `FLOAT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
@@ -522,14 +604,14 @@ class Machine {
         return v;
       }
       case 0x47 /* G BINFLOAT */: {
-        await this.need(8, at, name);
+        this.need(8);
         const v = r.f64be();
         this.push({ k: "float", v });
         return v;
       }
       // ---- strings and bytes ----
       case 0x53 /* S STRING */: {
-        const raw = await this.line(at, name);
+        const raw = this.line(at, name);
         const decoded = decodeQuotedString(raw);
         if (!decoded) this.fail("pickle.invalid_argument", "STRING argument is not quoted", at);
         const head = decoded.subarray(0, this.limits.maxStringKept);
@@ -541,23 +623,23 @@ class Machine {
       case 0x43 /* C SHORT_BINBYTES */:
       case 0x42 /* B BINBYTES */: {
         const short = op === 0x55 || op === 0x43;
-        await this.need(short ? 1 : 4, at, name);
+        this.need(short ? 1 : 4);
         const n = short ? r.u8() : op === 0x54 ? r.i32() : r.u32();
         this.checkLength(n, at, name);
-        const v = await this.bytesValue(n, op === 0x54 || op === 0x55 ? "str8" : "bytes", at, name);
+        const v = this.bytesValue(n, op === 0x54 || op === 0x55 ? "str8" : "bytes");
         this.push(v);
         return v.k === "bytes" && v.kind === "str8" ? latin1.decode(v.head) : n;
       }
       case 0x8e /* BINBYTES8 */:
       case 0x96 /* BYTEARRAY8 */: {
-        await this.need(8, at, name);
+        this.need(8);
         const n = r.u64();
         this.checkLength(n, at, name);
-        this.push(await this.bytesValue(n, op === 0x96 ? "bytearray" : "bytes", at, name));
+        this.push(this.bytesValue(n, op === 0x96 ? "bytearray" : "bytes"));
         return n;
       }
       case 0x56 /* V UNICODE */: {
-        const raw = await this.line(at, name);
+        const raw = this.line(at, name);
         const text = rawUnicodeEscape(raw);
         if (text === undefined) this.fail("pickle.invalid_argument", "UNICODE argument with a bad escape", at);
         this.push(
@@ -568,23 +650,23 @@ class Machine {
         return text;
       }
       case 0x8c /* SHORT_BINUNICODE */: {
-        await this.need(1, at, name);
+        this.need(1);
         const n = r.u8();
         if (n <= r.available && n <= this.limits.maxStringKept) {
           const v = str(lenientUtf8.decode(r.take(n)));
           this.push(v);
           return v.v;
         }
-        const v = await this.stringValue(n, at, name);
+        const v = this.stringValue(n);
         this.push(v);
         return v.k === "str" ? v.v : undefined;
       }
       case 0x58 /* X BINUNICODE */:
       case 0x8d /* BINUNICODE8 */: {
-        await this.need(op === 0x58 ? 4 : 8, at, name);
+        this.need(op === 0x58 ? 4 : 8);
         const n = op === 0x58 ? r.u32() : r.u64();
         this.checkLength(n, at, name);
-        const v = await this.stringValue(n, at, name);
+        const v = this.stringValue(n);
         this.push(v);
         return v.k === "str" ? v.v : undefined;
       }
@@ -686,7 +768,7 @@ class Machine {
       // ---- memo ----
       case 0x67 /* g GET */:
       case 0x70 /* p PUT */: {
-        const text = latin1.decode(await this.line(at, name));
+        const text = latin1.decode(this.line(at, name));
         const index = parsePyInt(text);
         if (index === undefined)
           this.fail("pickle.invalid_argument", `${name} with argument ${JSON.stringify(text.slice(0, 40))}`, at);
@@ -698,7 +780,7 @@ class Machine {
       }
       case 0x68 /* h BINGET */:
       case 0x71 /* q BINPUT */: {
-        await this.need(1, at, name);
+        this.need(1);
         const index = r.u8();
         if (op === 0x68) this.memoGet(index, at);
         else this.memoPut(index, at);
@@ -706,21 +788,21 @@ class Machine {
       }
       case 0x6a /* j LONG_BINGET */:
       case 0x72 /* r LONG_BINPUT */: {
-        await this.need(4, at, name);
+        this.need(4);
         const index = r.u32();
         if (op === 0x6a) this.memoGet(index, at);
         else this.memoPut(index, at);
         return index;
       }
       case 0x94 /* MEMOIZE */:
-        this.memoPut(this.memo.size, at);
+        this.memoPut(this.memoCount, at);
         return undefined;
       // ---- imports ----
       case 0x63 /* c GLOBAL */:
       case 0x69 /* i INST */: {
-        const moduleBytes = await this.line(at, name);
+        const moduleBytes = this.line(at, name);
         if (IDENTIFIER_BYTES.test(latin1.decode(moduleBytes))) this.scan.importAttempts++;
-        const nameBytes = await this.line(at, name);
+        const nameBytes = this.line(at, name);
         const module = decodeUtf8(moduleBytes);
         const attr = decodeUtf8(nameBytes);
         if (module === undefined || attr === undefined)
@@ -763,7 +845,7 @@ class Machine {
       case 0x83 /* EXT2 */:
       case 0x84 /* EXT4 */: {
         const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
-        await this.need(size, at, name);
+        this.need(size);
         const code = size === 1 ? r.u8() : size === 2 ? r.u16() : r.i32();
         this.scan.importAttempts++;
         this.indicate(
@@ -785,7 +867,7 @@ class Machine {
         const state = this.pop(at, name);
         const target = this.top(at, name);
         this.checkMutation(target, name, at);
-        if (this.options.hooks?.afterBuild) await this.options.hooks.afterBuild(target, state, r, this.scan);
+        if (this.options.hooks?.afterBuild) this.pendingBuild = { target, state };
         return undefined;
       }
       case 0x6f /* o OBJ */: {
@@ -810,7 +892,7 @@ class Machine {
       }
       // ---- persistent ids ----
       case 0x50 /* P PERSID */: {
-        const pid = decodeAscii(await this.line(at, name));
+        const pid = decodeAscii(this.line(at, name));
         if (pid === undefined) this.fail("pickle.invalid_argument", "PERSID argument is not ASCII", at);
         this.push(opaque(`persistent id ${pid.slice(0, 40)}`));
         return pid;
@@ -822,7 +904,7 @@ class Machine {
       }
       // ---- framing ----
       case 0x80 /* PROTO */: {
-        await this.need(1, at, name);
+        this.need(1);
         const proto = r.u8();
         if (proto > 5) this.fail("pickle.invalid_argument", `unsupported pickle protocol ${proto}`, at);
         this.proto = proto;
@@ -830,7 +912,7 @@ class Machine {
         return proto;
       }
       case 0x95 /* FRAME */: {
-        await this.need(8, at, name);
+        this.need(8);
         const size = r.u64();
         if (this.frameEnd >= 0 && at < this.frameEnd)
           this.indicate(

@@ -6,7 +6,7 @@
 export type Value =
   | { readonly k: "none" }
   | { readonly k: "bool"; readonly v: boolean }
-  | { readonly k: "int"; readonly v: bigint }
+  | { readonly k: "int"; readonly v: number | bigint }
   | { readonly k: "float"; readonly v: number }
   | StrValue
   | BytesValue

@@ -76,6 +76,8 @@ export class StreamChunks implements ChunkProvider {
 }
 
 const MIN_BUFFER = 64 * 1024;
+/** Read-ahead after a jump: small, since the next payload skip may come soon; doubles while reading on. */
+const FIRST_READ_AHEAD = 4096;
 
 /**
  * A forward cursor with one reusable buffer. Hot paths check `available` and call the synchronous accessors;
@@ -88,6 +90,7 @@ export class ByteReader {
   /** Absolute offset of buf[0]. */
   private base: number;
   private exhausted = false;
+  private readAhead = FIRST_READ_AHEAD;
 
   constructor(
     private readonly provider: ChunkProvider,
@@ -124,7 +127,9 @@ export class ByteReader {
       this.buf = bigger;
     }
     while (this.end < n && !this.exhausted) {
-      const chunk = await this.provider.next(this.buf.length - this.end);
+      const want = Math.max(n - this.end, Math.min(this.readAhead, this.buf.length - this.end));
+      this.readAhead = Math.min(this.readAhead * 2, MIN_BUFFER);
+      const chunk = await this.provider.next(want);
       if (chunk.length === 0) {
         this.exhausted = true;
         break;
@@ -182,6 +187,13 @@ export class ByteReader {
     return view.getFloat64(0, false);
   }
 
+  /** Moves the cursor back to an absolute offset that is still buffered (to re-run an opcode). */
+  rewind(offset: number): void {
+    const start = offset - this.base;
+    if (start < 0 || start > this.end) throw new RangeError(`cannot rewind to ${offset}: no longer buffered`);
+    this.start = start;
+  }
+
   /** A view of the next `n` buffered bytes (valid until the next fill). */
   take(n: number): Uint8Array {
     const out = this.buf.subarray(this.start, this.start + n);
@@ -228,6 +240,7 @@ export class ByteReader {
     this.end = 0;
     const skipped = await this.provider.skip(n - buffered);
     this.base += skipped;
+    this.readAhead = FIRST_READ_AHEAD;
     return buffered + skipped;
   }
 }
