@@ -149,8 +149,8 @@ export const DEFAULT_NESTED_LOADERS: ReadonlySet<string> = new Set([
 
 class Stop extends Error {}
 
-/** The "not enough bytes buffered" signal: one shared object, thrown without a stack trace. */
-const NEED_MORE = { bytes: 0 };
+/** The "not enough bytes buffered" signal: one shared Error made once, so throwing it captures no new stack. */
+const NEED_MORE = Object.assign(new Error("need more buffered bytes"), { bytes: 0 });
 
 /** Memo keys below this go in an array (pickles number their memo densely from 0). */
 const DENSE_MEMO = 1 << 24;
