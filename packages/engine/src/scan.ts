@@ -145,7 +145,9 @@ export async function collectFiles(paths: string[], maxFiles: number): Promise<s
       );
     }
     if (info.isDirectory()) await walk(path, out, maxFiles);
-    else out.push(path);
+    else if (info.isFile()) out.push(path);
+    // Opening a FIFO or a device could block forever or never end: only regular files are scanned.
+    else throw new ScanError(`not a regular file or folder: ${path}`);
     if (out.length > maxFiles) throw new ScanError(`more than ${maxFiles} files to scan; narrow the paths`);
   }
   return out;
