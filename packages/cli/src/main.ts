@@ -18,8 +18,8 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command("scan")
-    .description("scan model files and folders (recursively); every file is judged by its bytes")
-    .argument("<paths...>", "files or folders")
+    .description("scan model files, folders (recursively) and Hugging Face repos; every file is judged by its bytes")
+    .argument("<targets...>", "files, folders, hf://org/repo[@revision] or https://huggingface.co/org/repo[/tree/rev]")
     .addOption(new Option("-f, --format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
     .option("-o, --output <file>", "write the report to a file instead of standard output")
     .addOption(
@@ -32,6 +32,10 @@ export async function main(argv: string[]): Promise<number> {
     .option("--no-progress", "never show a progress bar")
     .option("--concurrency <n>", "files scanned at once", positiveInt, 4)
     .option("--timeout <seconds>", "time budget per file", positiveInt, 600)
+    .option("--revision <rev>", "branch, tag or commit for Hub targets (resolved to a commit sha first)")
+    .option("--token <token>", "Hugging Face token (default: HF_TOKEN)")
+    .option("--cache-dir <dir>", "inventory cache folder (default: the user's cache folder)")
+    .option("--no-cache", "neither read nor write the inventory cache")
     .action(async (paths: string[], options: ScanCommandOptions) => {
       exitCode = await runScan(paths, options, VERSION);
     });

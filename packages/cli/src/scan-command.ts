@@ -1,7 +1,15 @@
 import { writeFile } from "node:fs/promises";
 import pc from "picocolors";
 import cliProgress from "cli-progress";
-import { renderText, scanPaths, toSarif, type ScanProgress, type ScanReport, type Severity } from "@modelvet/engine";
+import {
+  InventoryCache,
+  renderText,
+  scanTargets,
+  toSarif,
+  type ScanProgress,
+  type ScanReport,
+  type Severity,
+} from "@modelvet/engine";
 
 export interface ScanCommandOptions {
   format: "text" | "json" | "sarif";
@@ -12,16 +20,23 @@ export interface ScanCommandOptions {
   progress: boolean;
   concurrency: number;
   timeout: number;
+  revision?: string;
+  token?: string;
+  cacheDir?: string;
+  cache: boolean;
 }
 
-export async function runScan(paths: string[], options: ScanCommandOptions, version: string): Promise<number> {
+export async function runScan(targets: string[], options: ScanCommandOptions, version: string): Promise<number> {
   const bar = options.progress && process.stderr.isTTY ? progressBar() : undefined;
   let report: ScanReport;
   try {
-    report = await scanPaths(paths, {
+    report = await scanTargets(targets, {
       rulesFiles: options.rules,
       concurrency: options.concurrency,
       limits: { fileTimeoutMs: options.timeout * 1000 },
+      ...(options.revision ? { revision: options.revision } : {}),
+      ...(options.token ? { hub: { token: options.token } } : {}),
+      cacheDir: options.cache ? (options.cacheDir ?? InventoryCache.defaultDir()) : false,
       ...(bar ? { onProgress: bar.update } : {}),
     });
   } finally {
@@ -46,11 +61,10 @@ function render(report: ScanReport, options: ScanCommandOptions, version: string
 /** A bar on standard error, shown only on a terminal; silent for small scans that finish at once. */
 function progressBar(): { update: (p: ScanProgress) => void; stop: () => void } {
   const started = Date.now();
-  let bytes = 0;
   let bar: cliProgress.SingleBar | undefined;
   return {
     update(p) {
-      bytes += p.bytesRead;
+      const bytes = p.bytesRead;
       if (!bar && Date.now() - started < 500) return;
       if (!bar) {
         bar = new cliProgress.SingleBar(

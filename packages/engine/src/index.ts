@@ -1,4 +1,15 @@
-export { scanPaths, inspect, buildReport, loadClassifier, collectFiles, ScanError } from "./scan.js";
+export { scanTargets, scanPaths, inspect, buildReport, loadClassifier, collectFiles, ScanError } from "./scan.js";
+export { InventoryCache } from "./cache.js";
+export {
+  HubClient,
+  HubAccessError,
+  hubSettingsFromEnv,
+  DEFAULT_ENDPOINT,
+  type HubSettings,
+  type HubFile,
+} from "./hub/client.js";
+export { parseTarget, TargetError, type Target, type HubTarget } from "./hub/target.js";
+export { HttpRangeSource, RequestGate, RemoteReadError } from "./source/http-source.js";
 export type { ScanOptions, ScanProgress } from "./scan.js";
 export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./inspect.js";
 export { Classifier, type Verdict, type CandidateMatch } from "./policy/classify.js";
@@ -25,7 +36,7 @@ export {
 } from "./pickle/machine.js";
 export { OPCODES } from "./pickle/opcodes.js";
 export { ByteReader, SourceWindow, StreamChunks } from "./source/byte-reader.js";
-export { FileSource, BufferSource, SliceSource, type ByteSource } from "./source/byte-source.js";
+export { FileSource, BufferSource, SliceSource, CachingSource, type ByteSource } from "./source/byte-source.js";
 export type { FileInventory, InventoryImport, InventoryIndicator } from "./inventory.js";
 export type * from "./report/types.js";
 export { toSarif } from "./report/sarif.js";

@@ -147,12 +147,17 @@ export class InspectContext {
         yield step.value;
       }
     }.call(this);
-    const child = new InspectContext(this.inventory, this.limits, member, this.depth + 1, this.deadline, this.shared);
+    const child = this.child(member);
     const scan = await scanPickles(new ByteReader(new StreamChunks(rest)), {
       limits: { ...this.limits.pickle, deadline: this.deadline },
     });
     child.addPickleScan(scan);
     child.addFormat("pickle");
+  }
+
+  /** A context for a member of the current source, sharing this file's budgets and deadline. */
+  child(member: string): InspectContext {
+    return new InspectContext(this.inventory, this.limits, member, this.depth + 1, this.deadline, this.shared);
   }
 
   /** Scans a nested source (a container member, a decompressed stream, a nested pickle) by its content. */
@@ -166,8 +171,7 @@ export class InspectContext {
         this.indicate("scan.limit", `more than ${this.limits.maxMembers} members`);
       return;
     }
-    const child = new InspectContext(this.inventory, this.limits, member, this.depth + 1, this.deadline, this.shared);
-    await inspectSource(source, child);
+    await inspectSource(source, this.child(member));
   }
 }
 

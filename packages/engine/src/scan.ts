@@ -1,11 +1,24 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { lstat, opendir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { InventoryCache } from "./cache.js";
+import {
+  HubAccessError,
+  HubClient,
+  hubSettingsFromEnv,
+  type HubFile,
+  type HubSecurity,
+  type HubSettings,
+} from "./hub/client.js";
+import { parseTarget, TargetError, type HubTarget } from "./hub/target.js";
+import { HttpRangeSource, RequestGate } from "./source/http-source.js";
 import type { FileInventory } from "./inventory.js";
 import { DEFAULT_SCAN_LIMITS, InspectContext, inspectSource, type ScanLimits } from "./inspect.js";
 import { Classifier } from "./policy/classify.js";
 import { judge } from "./policy/judge.js";
 import { loadBuiltinPack, withUserRules, SEVERITY_LABELS, type RulesPack, type Severity } from "./policy/rules.js";
-import type { FileSecurityReport, ScanReport, ScannedFile } from "./report/types.js";
+import type { FileSecurityReport, HubVerdict, ScanReport, ScannedFile, ScanTarget } from "./report/types.js";
 import { CachingSource, FileSource, type ByteSource } from "./source/byte-source.js";
 
 export class ScanError extends Error {}
@@ -28,7 +41,29 @@ export interface ScanOptions {
   /** Most files a walk may collect. */
   maxFiles?: number;
   onProgress?: (progress: ScanProgress) => void;
+  /** Hugging Face Hub endpoint and token; HF_ENDPOINT and HF_TOKEN by default. */
+  hub?: Partial<HubSettings>;
+  /** Revision for every hub target (`--revision`). */
+  revision?: string;
+  /** Inventory cache folder; `false` disables the cache. Default: the user's cache folder. */
+  cacheDir?: string | false;
+  /** HTTP requests in flight at once for remote files. */
+  httpConcurrency?: number;
 }
+
+/** One file to scan, local or remote, with how to open it and the content key its inventory is cached under. */
+interface WorkItem {
+  path: string;
+  size: number;
+  open(): Promise<ByteSource>;
+  /** Content key (`sha256:…`, `git:…`), computed lazily for local files (hashing reads them: `bytesRead`). */
+  key(): Promise<{ key?: string; bytesRead: number }>;
+  sha256?: string;
+  hub?: HubSecurity;
+}
+
+/** Local files up to this size are hashed so their inventory can be cached; larger ones are rescanned (cheaply). */
+const LOCAL_HASH_LIMIT = 8 * 1024 * 1024;
 
 /** Loads the classifier for a scan: the built-in pack (or a given one) plus user rules files. */
 export async function loadClassifier(options: Pick<ScanOptions, "pack" | "rulesFiles"> = {}): Promise<Classifier> {
@@ -37,22 +72,197 @@ export async function loadClassifier(options: Pick<ScanOptions, "pack" | "rulesF
   return new Classifier(pack);
 }
 
-/** Scans files and folders (recursively) and grades them. Throws ScanError for a path that does not exist. */
-export async function scanPaths(paths: string[], options: ScanOptions = {}): Promise<ScanReport> {
+/**
+ * Scans targets — local files and folders (recursively), `hf://org/repo[@rev]` and Hub URLs — and grades them.
+ * Throws ScanError for a target that cannot be scanned at all (missing path, private repo without a token).
+ */
+export async function scanTargets(inputs: string[], options: ScanOptions = {}): Promise<ScanReport> {
   const started = Date.now();
   const classifier = await loadClassifier(options);
-  const files = await collectFiles(paths, options.maxFiles ?? 1_000_000);
-  const inventories = await mapBounded(files, options.concurrency ?? 4, async (file, _i, done) => {
-    const inventory = await inspectFile(file, options.limits);
+  const hub = { ...hubSettingsFromEnv(), ...options.hub };
+  const { items, targets } = await collectWork(inputs, options, hub);
+  const cache =
+    options.cacheDir === false ? undefined : new InventoryCache(options.cacheDir ?? InventoryCache.defaultDir());
+  let bytesSoFar = 0;
+  const results = await mapBounded(items, options.concurrency ?? 4, async (item, _i, done) => {
+    const result = await scanItem(item, options.limits, cache);
+    bytesSoFar += result.inventory.bytes_read;
     options.onProgress?.({
       filesDone: done() + 1,
-      filesTotal: files.length,
-      bytesRead: inventory.bytes_read,
-      current: file,
+      filesTotal: items.length,
+      bytesRead: bytesSoFar,
+      current: item.path,
     });
-    return inventory;
+    return { ...result, item };
   });
-  return buildReport(inventories, classifier, Date.now() - started);
+  const report = buildReport(
+    results.map((r) => r.inventory),
+    classifier,
+    Date.now() - started,
+  );
+  report.scanned_files.forEach((file, i) => {
+    const { cached, item } = results[i]!;
+    if (cached) file.cached = true;
+    const verdict = item.hub ? hubVerdict(item.hub, file.severity) : undefined;
+    if (verdict) file.hub_verdict = verdict;
+  });
+  report.stats.cached_files = results.filter((r) => r.cached).length;
+  if (targets.length > 0) report.targets = targets;
+  return report;
+}
+
+/** Scans local files and folders; the same as scanTargets for local paths. */
+export const scanPaths = scanTargets;
+
+async function scanItem(
+  item: WorkItem,
+  limits: Partial<ScanLimits> | undefined,
+  cache: InventoryCache | undefined,
+): Promise<{ inventory: FileInventory; cached: boolean }> {
+  const keyed: { key?: string; bytesRead: number } = cache
+    ? await item.key().catch(() => ({ bytesRead: 0 }))
+    : { bytesRead: 0 };
+  const key = keyed.key;
+  if (cache && key) {
+    const stored = await cache.get(key);
+    if (stored) return { inventory: { ...stored, path: item.path, bytes_read: keyed.bytesRead }, cached: true };
+  }
+  let inventory: FileInventory;
+  let source: ByteSource | undefined;
+  try {
+    source = await item.open();
+    inventory = await inspect(source, limits);
+  } catch (e) {
+    inventory = emptyInventory(item.path, item.size);
+    const message = `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    inventory.errors.push(message);
+    inventory.indicators.push({ id: "scan.error", message, member: "" });
+    inventory.bytes_read = source?.bytesRead ?? 0;
+  } finally {
+    await source?.close();
+  }
+  inventory.path = item.path;
+  inventory.bytes_read += keyed.bytesRead;
+  if (item.sha256) inventory.sha256 = item.sha256;
+  else if (key?.startsWith("sha256:")) inventory.sha256 = key.slice(7);
+  // Only complete readings are cached: a failed read must be retried next time.
+  if (cache && key && inventory.errors.length === 0) await cache.put(key, inventory).catch(() => undefined);
+  return { inventory, cached: false };
+}
+
+async function collectWork(
+  inputs: string[],
+  options: ScanOptions,
+  hub: HubSettings,
+): Promise<{ items: WorkItem[]; targets: ScanTarget[] }> {
+  const items: WorkItem[] = [];
+  const targets: ScanTarget[] = [];
+  const gate = new RequestGate(options.httpConcurrency ?? 8);
+  for (const input of inputs) {
+    let target;
+    try {
+      target = parseTarget(input, {
+        ...(options.revision ? { revision: options.revision } : {}),
+        endpoint: hub.endpoint,
+      });
+    } catch (e) {
+      throw new ScanError((e as TargetError).message);
+    }
+    if (target.kind === "local") {
+      for (const path of await collectFiles([target.path], options.maxFiles ?? 1_000_000)) items.push(localItem(path));
+      continue;
+    }
+    const client = new HubClient(hub);
+    let sha: string;
+    let files: HubFile[];
+    try {
+      sha = await client.resolveRevision(target);
+      files = await client.listFiles(target, sha);
+    } catch (e) {
+      throw new ScanError(e instanceof HubAccessError ? e.message : `${input}: ${(e as Error).message}`);
+    }
+    targets.push({
+      input,
+      repo: target.repo,
+      repo_type: target.repoType,
+      revision: target.revision,
+      commit: sha,
+      endpoint: hub.endpoint,
+      files: files.length,
+    });
+    for (const file of files) items.push(hubItem(client, target, sha, file, gate));
+  }
+  return { items, targets };
+}
+
+function localItem(path: string): WorkItem {
+  let size = 0;
+  return {
+    path,
+    get size() {
+      return size;
+    },
+    open: async () => {
+      const source = await FileSource.open(path);
+      size = source.size;
+      return source;
+    },
+    key: async () => {
+      const info = await stat(path);
+      size = info.size;
+      if (info.size > LOCAL_HASH_LIMIT) return { bytesRead: 0 };
+      return { key: `sha256:${await sha256File(path)}`, bytesRead: info.size };
+    },
+  };
+}
+
+function hubItem(client: HubClient, target: HubTarget, sha: string, file: HubFile, gate: RequestGate): WorkItem {
+  const prefix = target.repoType === "model" ? "" : `${target.repoType}s/`;
+  const path = `hf://${prefix}${target.repo}@${sha.slice(0, 12)}/${file.path}`;
+  return {
+    path,
+    size: file.size,
+    ...(file.lfsOid ? { sha256: file.lfsOid } : {}),
+    ...(file.security ? { hub: file.security } : {}),
+    open: () =>
+      Promise.resolve(
+        new HttpRangeSource(client.fileUrl(target, sha, file.path), file.size, path, {
+          ...(client.settings.token ? { token: client.settings.token } : {}),
+          tokenOrigin: client.origin,
+          gate,
+          ...(client.settings.fetch ? { fetch: client.settings.fetch } : {}),
+        }),
+      ),
+    key: () => {
+      const key = file.lfsOid ? `sha256:${file.lfsOid}` : file.oid ? `git:${file.oid}` : undefined;
+      return Promise.resolve(key ? { key, bytesRead: 0 } : { bytesRead: 0 });
+    },
+  };
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
+const HUB_LEVELS: Record<string, Severity> = { innocuous: 1, suspicious: 2, dangerous: 3 };
+
+/** The Hub's own pickle-import verdict next to ours. */
+function hubVerdict(security: HubSecurity, ours: Severity): HubVerdict | undefined {
+  if (!security.highestSafetyLevel)
+    return security.safe === undefined ? undefined : { safe: security.safe, agrees: security.safe === ours < 3 };
+  const severity = HUB_LEVELS[security.highestSafetyLevel]!;
+  return {
+    level: security.highestSafetyLevel,
+    severity,
+    agrees: severity === ours,
+    ...(security.safe !== undefined ? { safe: security.safe } : {}),
+  };
 }
 
 /** Scans one already-open source (library use: buffers, HTTP sources, members). */
@@ -60,7 +270,10 @@ export async function inspect(source: ByteSource, limits?: Partial<ScanLimits>):
   const inventory = emptyInventory(source.name, source.size);
   const ctx = new InspectContext(inventory, { ...DEFAULT_SCAN_LIMITS, ...limits });
   try {
-    await inspectSource(new CachingSource(source), ctx);
+    await inspectSource(
+      source instanceof HttpRangeSource ? new CachingSource(source, 16, 1024 * 1024, 1024) : new CachingSource(source),
+      ctx,
+    );
   } catch (e) {
     recordFailure(inventory, ctx, e);
   }
@@ -98,24 +311,6 @@ export function buildReport(inventories: FileInventory[], classifier: Classifier
     scanned_files: scanned,
     stats: { files: inventories.length, bytes_total: bytesTotal, bytes_read: bytesRead, duration_ms: durationMs },
   };
-}
-
-async function inspectFile(path: string, limits?: Partial<ScanLimits>): Promise<FileInventory> {
-  let source: FileSource;
-  try {
-    source = await FileSource.open(path);
-  } catch (e) {
-    const inventory = emptyInventory(path, 0);
-    const message = `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
-    inventory.errors.push(message);
-    inventory.indicators.push({ id: "scan.error", message, member: "" });
-    return inventory;
-  }
-  try {
-    return await inspect(source, limits);
-  } finally {
-    await source.close();
-  }
 }
 
 function emptyInventory(path: string, size: number): FileInventory {

@@ -818,9 +818,9 @@ class Machine {
         return `${module} ${attr}`;
       }
       case 0x93 /* STACK_GLOBAL */: {
-        this.scan.importAttempts++;
         const attrValue = this.pop(at, name);
         const moduleValue = this.pop(at, name);
+        this.scan.importAttempts++; // counted once it has operands: `\x93NUMPY` is not an import
         // Python 3 decodes STRING/BINSTRING operands to str too, so constString accepts both kinds.
         const module = constString(moduleValue);
         const attr = constString(attrValue);
@@ -899,7 +899,7 @@ class Machine {
       }
       case 0x51 /* Q BINPERSID */: {
         const pid = this.pop(at, name);
-        this.push(opaque(`persistent ${render(pid, 60)}`));
+        this.push(persistentValue(pid));
         return undefined;
       }
       // ---- framing ----
@@ -942,6 +942,15 @@ class Machine {
       for (let i = 0; i + 1 < items.length; i += 2) setEntry(target, items[i]!, items[i + 1]!);
     } else this.checkMutation(target, opcode, at);
   }
+}
+
+/**
+ * What a persistent id loads as. torch's legacy loader returns the class itself for `('module', cls, file, source)`
+ * (whole-module saves), so calls on it are calls of that class; anything else (storages) stays opaque.
+ */
+function persistentValue(pid: Value): Value {
+  if (pid.k === "tuple" && constString(pid.items[0]) === "module" && pid.items[1]?.k === "global") return pid.items[1];
+  return opaque(`persistent ${render(pid, 60)}`);
 }
 
 /** `a.b.c` → module `a.b`, name `c`; a bare module path has an empty name. */

@@ -1,5 +1,5 @@
 import { SEVERITY_LABELS, type Severity } from "../policy/rules.js";
-import type { FileSecurityReport, Location, ScanReport } from "./types.js";
+import type { FileSecurityReport, Location, ScanReport, ScannedFile } from "./types.js";
 
 export interface TextOptions {
   /** Colours a severity label; identity when output is not a terminal. */
@@ -23,18 +23,29 @@ export function renderText(report: ScanReport, options: TextOptions = {}): strin
     if (file.severity === 1 && options.showPass === false) continue;
     const label = paint(file.severity, SEVERITY_LABELS[file.severity].toUpperCase().padEnd(7));
     const formats = file.formats.length > 0 ? dim(` [${file.formats.join(", ")}]`) : "";
-    lines.push(`${label} ${file.path}${formats}`);
+    const notes = [file.cached ? "cached" : "", hubNote(file.hub_verdict)].filter(Boolean).join(", ");
+    lines.push(`${label} ${file.path}${formats}${notes ? dim(` (${notes})`) : ""}`);
     const detail = details.get(file.path);
     if (detail) lines.push(...renderFindings(detail, paint, dim));
   }
   const { stats } = report;
+  for (const target of report.targets ?? [])
+    lines.unshift(
+      dim(`${target.input}: ${target.repo} at commit ${target.commit} (${target.files} files, ${target.endpoint})`),
+    );
   lines.push(
     "",
     `${paint(report.severity, SEVERITY_LABELS[report.severity])}: ${stats.files} file${stats.files === 1 ? "" : "s"} — ` +
-      `${counts[3]} Alert, ${counts[2]} Warning, ${counts[1]} Pass; read ${formatBytes(stats.bytes_read)} of ` +
+      `${counts[3]} Alert, ${counts[2]} Warning, ${counts[1]} Pass${stats.cached_files ? ` (${stats.cached_files} from cache)` : ""}; read ${formatBytes(stats.bytes_read)} of ` +
       `${formatBytes(stats.bytes_total)} in ${(stats.duration_ms / 1000).toFixed(2)} s; rules ${report.rules_version}`,
   );
   return lines.join("\n") + "\n";
+}
+
+function hubNote(verdict: ScannedFile["hub_verdict"]): string {
+  if (!verdict) return "";
+  const theirs = verdict.level ?? (verdict.safe ? "safe" : "unsafe");
+  return `Hub: ${theirs}, ${verdict.agrees ? "agrees" : "disagrees"}`;
 }
 
 function renderFindings(

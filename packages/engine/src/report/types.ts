@@ -49,13 +49,39 @@ export interface ScannedFile {
   formats: string[];
   bytes_read: number;
   size: number;
+  /** The inventory came from the cache: nothing was read. */
+  cached?: boolean;
+  /** The Hub's own verdict on the file, next to ours. */
+  hub_verdict?: HubVerdict;
+}
+
+/** The Hub's pickle-import scan of a file (innocuous / suspicious / dangerous) and whether it agrees with ours. */
+export interface HubVerdict {
+  level?: "innocuous" | "suspicious" | "dangerous";
+  severity?: Severity;
+  safe?: boolean;
+  agrees: boolean;
+}
+
+/** A Hub repository scanned, with the commit every read was made at. */
+export interface ScanTarget {
+  input: string;
+  repo: string;
+  repo_type: "model" | "dataset" | "space";
+  revision: string;
+  commit: string;
+  endpoint: string;
+  files: number;
 }
 
 export interface ScanStats {
   files: number;
   bytes_total: number;
+  /** Bytes actually read (for remote files: transferred). */
   bytes_read: number;
   duration_ms: number;
+  /** Files whose inventory came from the cache. */
+  cached_files?: number;
 }
 
 export interface ScanReport {
@@ -65,4 +91,6 @@ export interface ScanReport {
   file_security_reports: FileSecurityReport[];
   scanned_files: ScannedFile[];
   stats: ScanStats;
+  /** Hub repositories scanned, each pinned to a commit. */
+  targets?: ScanTarget[];
 }

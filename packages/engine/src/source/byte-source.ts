@@ -116,10 +116,15 @@ function clampLength(offset: number, length: number, size: number): number {
 export class CachingSource implements ByteSource {
   private readonly blocks: Array<{ start: number; bytes: Uint8Array }> = [];
 
+  /**
+   * @param minFetch fetch at least this many bytes per miss (read-ahead for sources where a request costs a round
+   *   trip; 0 for local files, where the reader's own buffer already sizes reads).
+   */
   constructor(
     private readonly inner: ByteSource,
     private readonly maxBlocks = 8,
     private readonly maxBlockSize = 1024 * 1024,
+    private readonly minFetch = 0,
   ) {}
 
   get name(): string {
@@ -138,7 +143,10 @@ export class CachingSource implements ByteSource {
     const wanted = clampLength(offset, length, this.size);
     if (wanted === 0) return new Uint8Array(0);
     const block = this.blocks.find((b) => offset >= b.start && offset < b.start + b.bytes.length);
-    if (!block) return this.fetch(offset, wanted);
+    if (!block) {
+      const fetched = await this.fetch(offset, Math.max(wanted, this.minFetch));
+      return fetched.subarray(0, wanted);
+    }
     const cached = block.bytes.subarray(offset - block.start, offset - block.start + wanted);
     if (cached.length === wanted) return cached;
     const rest = await this.fetch(offset + cached.length, wanted - cached.length);
