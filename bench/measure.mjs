@@ -16,7 +16,7 @@ if (mode === "inspect") {
     indicators: inventory.indicators.length,
   };
 } else {
-  const report = await scanPaths(paths, { concurrency: 8 });
+  const report = await scanPaths(paths, { concurrency: 8, cacheDir: false });
   out = { bytes_read: report.stats.bytes_read, files: report.stats.files, severity: report.severity };
 }
 const ms = performance.now() - started;

@@ -121,9 +121,89 @@ function bigBytes() {
   });
 }
 
-const cases = { opcodeDense, bigBytes };
+// ---- 3. A 3 GiB checkpoint laid out like torch.save: bytes read, and time against `cat` -------------------------
+async function checkpoint3g() {
+  const { torchCheckpoint } = await import("../packages/engine/test/support/torch-zip.ts");
+  const file = join(work, "checkpoint-3g.pt");
+  const layout = torchCheckpoint(3 * GiB, 300);
+  if (!existsSync(file) || statSync(file).size !== layout.size) writeSparse(file, layout);
+  const ours = measure(["scan", file]);
+  const cat = best(3, () => {
+    const t = performance.now();
+    run("sh", ["-c", `cat ${JSON.stringify(file)} > /dev/null`]);
+    return { ms: performance.now() - t };
+  });
+  record({
+    case: "3 GiB checkpoint laid out like torch.save (300 sparse storages)",
+    file_gib: +(layout.size / GiB).toFixed(2),
+    bytes_read: ours.bytes_read,
+    modelvet_ms: Math.round(ours.ms),
+    cat_ms: Math.round(cat.ms),
+    fraction_of_cat_time: +(ours.ms / cat.ms).toFixed(4),
+    severity: ours.severity,
+  });
+}
+
+function writeSparse(file, layout) {
+  const fd = openSync(file, "w");
+  for (const seg of layout.segments) writeSync(fd, seg.bytes, 0, seg.bytes.length, seg.offset);
+  ftruncateSync(fd, layout.size);
+  closeSync(fd);
+}
+
+// ---- 4. A folder of 2,000 small pickles: files per second -------------------------------------------------------
+function smallPickles() {
+  const dir = join(work, "small-pickles");
+  if (!existsSync(join(dir, "1999.pkl"))) {
+    mkdirSync(dir, { recursive: true });
+    run(python, ["-c", `
+import pickle, collections, sys
+d = sys.argv[1]
+for i in range(2000):
+    obj = {"weights": [float(j) for j in range(50)], "meta": collections.OrderedDict(name="m%d" % i, version=i)}
+    with open("%s/%d.pkl" % (d, i), "wb") as f:
+        pickle.dump(obj, f, protocol=i % 6)
+`, dir]);
+  }
+  const ours = best(3, () => measure(["scan", dir]));
+  record({ case: "folder of 2,000 small pickles", files: ours.files, modelvet_ms: Math.round(ours.ms), files_per_second: Math.round(ours.files / (ours.ms / 1000)), peak_rss_mb: ours.rss_mb });
+}
+
+// ---- 5. Compressed joblib dumps: MB/s of decompressed stream ----------------------------------------------------
+function compressedJoblib() {
+  const dir = join(work, "joblib");
+  mkdirSync(dir, { recursive: true });
+  const methods = ["none", "zlib", "gzip", "bz2", "lzma", "xz", "lz4"];
+  const probe = run(python, ["-c", "import joblib, numpy, lz4"], { allowFail: true });
+  if (probe.status !== 0) {
+    record({ case: "compressed joblib", skipped: "needs Debian python3-joblib, python3-numpy, python3-lz4" });
+    return;
+  }
+  if (!existsSync(join(dir, "model-lz4.joblib")))
+    run(python, ["-c", `
+import joblib, numpy, sys, collections
+rng = numpy.random.default_rng(0)
+model = {"coef": rng.standard_normal((2000, 2000)), "classes": numpy.arange(1000), "tree": [collections.OrderedDict(a=i, b=[i] * 10) for i in range(20000)]}
+for m in ${JSON.stringify(methods)}:
+    joblib.dump(model, "%s/model-%s.joblib" % (sys.argv[1], m), compress=(m, 3) if m != "none" else 0)
+`, dir]);
+  const raw = statSync(join(dir, "model-none.joblib")).size;
+  for (const m of methods) {
+    const file = join(dir, `model-${m}.joblib`);
+    const ours = best(m === "bz2" || m === "lzma" || m === "xz" ? 1 : 3, () => measure(["scan", file]));
+    record({ case: `joblib ${m}`, file_mb: +(statSync(file).size / 1e6).toFixed(1), decompressed_mb: +(raw / 1e6).toFixed(1), modelvet_ms: Math.round(ours.ms), mb_per_s: +(raw / 1e6 / (ours.ms / 1000)).toFixed(1), severity: ours.severity });
+  }
+}
+
+// ---- 6. A 3 GiB checkpoint on a Hub-compatible server: transferred bytes, cold and cached -------------------------
+async function hubRepo() {
+  const r = run(process.execPath, ["--import", "tsx", join(here, "hub.ts")]);
+  for (const line of r.stdout.trim().split("\n")) record(JSON.parse(line));
+}
+
+const cases = { opcodeDense, bigBytes, checkpoint3g, smallPickles, compressedJoblib, hubRepo };
 const only = process.argv.slice(2);
-for (const [name, fn] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) fn();
+for (const [name, fn] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) await fn();
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
 writeFileSync(

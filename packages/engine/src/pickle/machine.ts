@@ -107,7 +107,8 @@ export interface PickleScan {
 
 /** Lets a container format act between opcodes (joblib skips raw array bytes after a NumpyArrayWrapper BUILD). */
 export interface PickleHooks {
-  afterBuild?(target: Value, state: Value, reader: ByteReader, scan: PickleScan): Promise<void>;
+  /** `frameEnd` is the end offset of the FRAME the BUILD sits in, or -1 when it ends a frame or there is none. */
+  afterBuild?(target: Value, state: Value, reader: ByteReader, scan: PickleScan, frameEnd: number): Promise<void>;
 }
 
 export interface PickleOptions {
@@ -522,7 +523,9 @@ class Machine {
       if (this.pendingBuild) {
         const { target, state } = this.pendingBuild;
         this.pendingBuild = undefined;
-        await this.options.hooks!.afterBuild!(target, state, r, this.scan);
+        // joblib ends the frame right after a wrapper's BUILD and writes the array after it.
+        if (this.frameEnd >= 0 && r.offset >= this.frameEnd) this.frameEnd = -1;
+        await this.options.hooks!.afterBuild!(target, state, r, this.scan, this.frameEnd);
       }
       if (trace) trace(info.name, at, arg);
       if (this.frameEnd >= 0 && r.offset > this.frameEnd && op !== 0x95) {

@@ -1,0 +1,770 @@
+import { createInflateRaw } from "node:zlib";
+import lzma from "lzma-native";
+import type { InspectContext } from "../inspect.js";
+import type { ByteSource } from "../source/byte-source.js";
+import type { FormatHandler, Probe } from "../formats/types.js";
+import { CompressedInput, DecompressionGuard, LimitExceeded, decodeBz2, viaTransform } from "./compressed.js";
+
+/**
+ * 7z archives. The nullifAI models were PyTorch checkpoints packed with 7z so that zip-only scanners saw nothing;
+ * every member is therefore decoded and inspected by its content. The reader covers what 7-Zip and py7zr write by
+ * default: LZMA, LZMA2, Deflate, BZip2 and Copy coders, optionally behind BCJ/Delta filters, solid folders, and a
+ * header that is itself compressed. Encryption and exotic coders (PPMd, BCJ2, Deflate64) are reported as
+ * unsupported: a file that cannot be opened is never passed.
+ *
+ * Folders are decoded as streams and cut into members as they arrive, so memory stays bounded by the decoder's
+ * window and the inspection buffer; CRCs are not checked (reading more than the extractor would is the safe side).
+ */
+
+const SIGNATURE = [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c];
+const SIGNATURE_HEADER_SIZE = 32;
+/** Bytes of the (decoded) header: names and sizes of ~1M members fit in far less. */
+const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+/** Rounds of "the header is itself an encoded stream". 7-Zip writes one. */
+const MAX_HEADER_ENCODINGS = 4;
+const MAX_FOLDERS = 100_000;
+const MAX_FILES = 1_000_000;
+const MAX_CODERS = 16;
+const MAX_STREAMS_PER_CODER = 16;
+/** Largest LZMA dictionary allocated; the dictionary never needs to be larger than the folder's output. */
+const MAX_DICT_BYTES = 1536 * 1024 * 1024;
+/** Output below this is never called a bomb. */
+const RATIO_GRACE_BYTES = 4 * 1024 * 1024;
+
+/** A structural problem: the archive cannot be read as 7-Zip would read it. */
+class SevenZipError extends Error {}
+/** A valid archive using something this reader does not implement. */
+class Unsupported extends Error {}
+
+export const sevenZipFormat: FormatHandler = {
+  name: "7z",
+  sniff: (probe: Probe) => SIGNATURE.every((b, i) => probe.head[i] === b),
+  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+    try {
+      const archive = await readArchive(source, ctx);
+      await extractAll(archive, source, ctx);
+    } catch (e) {
+      if (e instanceof Unsupported) ctx.indicate("scan.unsupported", `7z: ${e.message}`);
+      else if (e instanceof SevenZipError) ctx.indicate("sevenzip.malformed", e.message);
+      else if (e instanceof LimitExceeded) ctx.indicate("scan.limit", e.message);
+      else throw e;
+    }
+    return true;
+  },
+};
+
+// ---- structures ----
+
+interface Coder {
+  id: string; // hex
+  numIn: number;
+  numOut: number;
+  props: Uint8Array;
+}
+
+interface Folder {
+  coders: Coder[];
+  bindPairs: Array<{ inIndex: number; outIndex: number }>;
+  packedStreams: number[];
+  unpackSizes: number[];
+  crcDefined: boolean;
+  /** Members cut from this folder's output, in order (SubStreamsInfo); one by default. */
+  substreamSizes: number[];
+}
+
+interface StreamsInfo {
+  packPos: number;
+  packSizes: number[];
+  folders: Folder[];
+}
+
+interface Member {
+  name: string;
+  hasStream: boolean;
+}
+
+interface Archive {
+  /** Absolute offset of the first pack stream. */
+  dataStart: number;
+  streams: StreamsInfo | undefined;
+  members: Member[];
+}
+
+// ---- header reading ----
+
+async function readArchive(source: ByteSource, ctx: InspectContext): Promise<Archive> {
+  const start = await source.read(0, SIGNATURE_HEADER_SIZE);
+  if (start.length < SIGNATURE_HEADER_SIZE) throw new SevenZipError("file ends inside the signature header");
+  if (start[6] !== 0) throw new Unsupported(`format version ${start[6]}.${start[7]}`);
+  const view = new DataView(start.buffer, start.byteOffset, start.length);
+  const nextOffset = u64(view, 12);
+  const nextSize = u64(view, 20);
+  const headerAt = SIGNATURE_HEADER_SIZE + nextOffset;
+  if (nextSize === 0) return { dataStart: SIGNATURE_HEADER_SIZE, streams: undefined, members: [] };
+  if (nextSize > MAX_HEADER_BYTES)
+    throw new Unsupported(`header of ${nextSize} bytes is larger than ${MAX_HEADER_BYTES}`);
+  if (headerAt + nextSize > source.size)
+    throw new SevenZipError(
+      `header at ${headerAt} (${nextSize} bytes) lies past the end of the file (truncated archive)`,
+    );
+  let header = await source.read(headerAt, nextSize);
+  for (let round = 0; ; round++) {
+    const cursor = new Cursor(header);
+    const kind = cursor.number();
+    if (kind === Id.Header) return { dataStart: SIGNATURE_HEADER_SIZE, ...readHeader(cursor) };
+    if (kind !== Id.EncodedHeader) throw new SevenZipError(`unexpected header record ${kind}`);
+    if (round >= MAX_HEADER_ENCODINGS) throw new SevenZipError("header encoded too many times");
+    header = await decodeHeaderStream(readStreamsInfo(cursor), source, ctx);
+  }
+}
+
+/** Decodes the single folder an encoded header describes, into memory (bounded by MAX_HEADER_BYTES). */
+async function decodeHeaderStream(info: StreamsInfo, source: ByteSource, ctx: InspectContext): Promise<Uint8Array> {
+  const folder = info.folders[0];
+  if (info.folders.length !== 1 || !folder) throw new SevenZipError("encoded header without exactly one folder");
+  const size = folderOutputSize(folder);
+  if (size > MAX_HEADER_BYTES)
+    throw new Unsupported(`decoded header of ${size} bytes is larger than ${MAX_HEADER_BYTES}`);
+  const out = new Uint8Array(size);
+  let filled = 0;
+  let failure: unknown;
+  const decoded = decodeFolder(folder, 0, info, SIGNATURE_HEADER_SIZE, source, ctx, (e) => (failure ??= e));
+  for await (const chunk of decoded) {
+    const n = Math.min(chunk.length, size - filled);
+    out.set(chunk.subarray(0, n), filled);
+    filled += n;
+    if (filled === size) break;
+  }
+  if (filled < size) {
+    if (failure instanceof Unsupported) throw new Unsupported(`header: ${failure.message}`);
+    const reason = failure instanceof Error ? `: ${failure.message}` : "";
+    throw new SevenZipError(`encoded header decodes to ${filled} of ${size} bytes${reason}`);
+  }
+  return out;
+}
+
+function readHeader(cursor: Cursor): { streams: StreamsInfo | undefined; members: Member[] } {
+  let id = cursor.number();
+  if (id === Id.ArchiveProperties) {
+    skipProperties(cursor);
+    id = cursor.number();
+  }
+  if (id === Id.AdditionalStreamsInfo) {
+    readStreamsInfo(cursor); // external data for the header itself; nothing we need
+    id = cursor.number();
+  }
+  let streams: StreamsInfo | undefined;
+  if (id === Id.MainStreamsInfo) {
+    streams = readStreamsInfo(cursor);
+    id = cursor.number();
+  }
+  let members: Member[] = [];
+  if (id === Id.FilesInfo) {
+    members = readFilesInfo(cursor, streams);
+    id = cursor.number();
+  }
+  if (id !== Id.End) throw new SevenZipError(`unexpected header record ${id}`);
+  return { streams, members };
+}
+
+function skipProperties(cursor: Cursor): void {
+  for (;;) {
+    const type = cursor.number();
+    if (type === Id.End) return;
+    cursor.skip(cursor.number());
+  }
+}
+
+function readStreamsInfo(cursor: Cursor): StreamsInfo {
+  const info: StreamsInfo = { packPos: 0, packSizes: [], folders: [] };
+  for (;;) {
+    const id = cursor.number();
+    if (id === Id.End) return info;
+    if (id === Id.PackInfo) readPackInfo(cursor, info);
+    else if (id === Id.UnpackInfo) info.folders = readUnpackInfo(cursor);
+    else if (id === Id.SubStreamsInfo) readSubStreamsInfo(cursor, info.folders);
+    else throw new SevenZipError(`unexpected streams record ${id}`);
+  }
+}
+
+function readPackInfo(cursor: Cursor, info: StreamsInfo): void {
+  info.packPos = cursor.number();
+  const count = cursor.count(MAX_FOLDERS * MAX_STREAMS_PER_CODER, "pack streams");
+  for (;;) {
+    const id = cursor.number();
+    if (id === Id.End) return;
+    if (id === Id.Size) info.packSizes = Array.from({ length: count }, () => cursor.number());
+    else if (id === Id.CRC) readDigests(cursor, count);
+    else throw new SevenZipError(`unexpected pack-info record ${id}`);
+  }
+}
+
+function readUnpackInfo(cursor: Cursor): Folder[] {
+  if (cursor.number() !== Id.Folder) throw new SevenZipError("unpack info without a folder list");
+  const count = cursor.count(MAX_FOLDERS, "folders");
+  if (cursor.byte() !== 0) throw new Unsupported("folders stored outside the header");
+  const folders = Array.from({ length: count }, () => readFolder(cursor));
+  if (cursor.number() !== Id.CodersUnpackSize) throw new SevenZipError("folders without unpack sizes");
+  for (const folder of folders) {
+    const outputs = folder.coders.reduce((n, c) => n + c.numOut, 0);
+    folder.unpackSizes = Array.from({ length: outputs }, () => cursor.number());
+    folder.substreamSizes = [folderOutputSize(folder)];
+  }
+  for (;;) {
+    const id = cursor.number();
+    if (id === Id.End) return folders;
+    if (id !== Id.CRC) throw new SevenZipError(`unexpected unpack-info record ${id}`);
+    const defined = readDigests(cursor, count);
+    folders.forEach((f, i) => (f.crcDefined = defined[i]!));
+  }
+}
+
+function readFolder(cursor: Cursor): Folder {
+  const numCoders = cursor.count(MAX_CODERS, "coders in a folder");
+  if (numCoders === 0) throw new SevenZipError("folder without coders");
+  const coders: Coder[] = [];
+  for (let i = 0; i < numCoders; i++) {
+    const flags = cursor.byte();
+    if ((flags & 0x80) !== 0) throw new Unsupported("alternative coder methods");
+    const id = hex(cursor.take(flags & 0x0f));
+    const complex = (flags & 0x10) !== 0;
+    const numIn = complex ? cursor.count(MAX_STREAMS_PER_CODER, "coder inputs") : 1;
+    const numOut = complex ? cursor.count(MAX_STREAMS_PER_CODER, "coder outputs") : 1;
+    const props = (flags & 0x20) !== 0 ? cursor.take(cursor.count(1024, "coder property bytes")) : new Uint8Array(0);
+    coders.push({ id, numIn, numOut, props });
+  }
+  const totalOut = coders.reduce((n, c) => n + c.numOut, 0);
+  const totalIn = coders.reduce((n, c) => n + c.numIn, 0);
+  if (totalOut < 1 || totalIn < totalOut - 1) throw new SevenZipError("folder streams do not connect");
+  const bindPairs = Array.from({ length: totalOut - 1 }, () => ({
+    inIndex: cursor.number(),
+    outIndex: cursor.number(),
+  }));
+  const numPacked = totalIn - bindPairs.length;
+  let packedStreams: number[];
+  if (numPacked === 1) {
+    const free = [...Array(totalIn).keys()].find((i) => !bindPairs.some((p) => p.inIndex === i));
+    if (free === undefined) throw new SevenZipError("folder has no packed input");
+    packedStreams = [free];
+  } else {
+    packedStreams = Array.from({ length: numPacked }, () => cursor.number());
+  }
+  return { coders, bindPairs, packedStreams, unpackSizes: [], crcDefined: false, substreamSizes: [] };
+}
+
+function readSubStreamsInfo(cursor: Cursor, folders: Folder[]): void {
+  const counts = folders.map(() => 1);
+  let id = cursor.number();
+  if (id === Id.NumUnpackStream) {
+    let total = 0;
+    for (let i = 0; i < folders.length; i++) {
+      counts[i] = cursor.count(MAX_FILES, "members in a folder");
+      total += counts[i]!;
+      if (total > MAX_FILES) throw new Unsupported(`more than ${MAX_FILES} members`);
+    }
+    id = cursor.number();
+  }
+  const hasSizes = id === Id.Size;
+  folders.forEach((folder, i) => {
+    const n = counts[i]!;
+    if (n === 0) {
+      folder.substreamSizes = [];
+      return;
+    }
+    const sizes: number[] = [];
+    let sum = 0;
+    for (let k = 0; k < n - 1 && hasSizes; k++) {
+      const size = cursor.number();
+      sizes.push(size);
+      sum += size;
+    }
+    const total = folderOutputSize(folder);
+    if (sum > total) throw new SevenZipError("member sizes exceed their folder's size");
+    sizes.push(total - sum);
+    folder.substreamSizes = sizes;
+  });
+  if (hasSizes) id = cursor.number();
+  for (;;) {
+    if (id === Id.End) return;
+    if (id !== Id.CRC) throw new SevenZipError(`unexpected substreams record ${id}`);
+    const unknown = folders.reduce((n, f, i) => n + (counts[i] === 1 && f.crcDefined ? 0 : counts[i]!), 0);
+    readDigests(cursor, unknown);
+    id = cursor.number();
+  }
+}
+
+/** Reads (and discards) CRCs; returns which were defined. */
+function readDigests(cursor: Cursor, count: number): boolean[] {
+  const defined = cursor.byte() !== 0 ? new Array<boolean>(count).fill(true) : cursor.bits(count);
+  cursor.skip(4 * defined.filter(Boolean).length);
+  return defined;
+}
+
+function readFilesInfo(cursor: Cursor, streams: StreamsInfo | undefined): Member[] {
+  const count = cursor.count(MAX_FILES, "members");
+  let emptyStream = new Array<boolean>(count).fill(false);
+  let names: string[] = [];
+  for (;;) {
+    const type = cursor.number();
+    if (type === Id.End) break;
+    const size = cursor.number();
+    const body = cursor.sub(size);
+    if (type === Id.EmptyStream) emptyStream = body.bits(count);
+    else if (type === Id.Names) names = readNames(body, count);
+    // Times, attributes, empty-file and anti flags, padding: nothing a scan needs.
+  }
+  const streamCount = streams?.folders.reduce((n, f) => n + f.substreamSizes.length, 0) ?? 0;
+  const members = Array.from({ length: count }, (_, i) => ({
+    name: names[i] ?? `member${i}`,
+    hasStream: !emptyStream[i],
+  }));
+  const withStream = members.filter((m) => m.hasStream).length;
+  if (withStream !== streamCount)
+    throw new SevenZipError(`${withStream} members with data but ${streamCount} data streams`);
+  return members;
+}
+
+function readNames(body: Cursor, count: number): string[] {
+  if (body.byte() !== 0) throw new Unsupported("member names stored outside the header");
+  const text = new TextDecoder("utf-16le").decode(body.rest());
+  const names = text.split("\0").slice(0, count);
+  if (names.length < count) throw new SevenZipError("fewer names than members");
+  return names;
+}
+
+// ---- extraction ----
+
+async function extractAll(archive: Archive, source: ByteSource, ctx: InspectContext): Promise<void> {
+  const streams = archive.streams;
+  if (!streams) return;
+  const withData = archive.members.filter((m) => m.hasStream);
+  let next = 0;
+  for (let f = 0; f < streams.folders.length; f++) {
+    const folder = streams.folders[f]!;
+    const members = withData.slice(next, next + folder.substreamSizes.length);
+    next += folder.substreamSizes.length;
+    if (members.length === 0) continue;
+    if (Date.now() > ctx.deadline) throw new LimitExceeded(`time budget of ${ctx.limits.fileTimeoutMs} ms exhausted`);
+    const skipped = declaredBomb(folder, f, streams, ctx);
+    if (skipped) {
+      ctx.indicate("scan.limit", skipped);
+      continue;
+    }
+    await extractFolder(folder, f, members, streams, archive.dataStart, source, ctx);
+  }
+}
+
+/** Checks a folder's declared sizes against the ratio cap before decoding anything. */
+function declaredBomb(folder: Folder, index: number, streams: StreamsInfo, ctx: InspectContext): string | undefined {
+  const output = folderOutputSize(folder);
+  const packed = packRange(index, streams, SIGNATURE_HEADER_SIZE).size;
+  const ratio = ctx.limits.maxCompressionRatio;
+  if (output > RATIO_GRACE_BYTES && output > Math.max(1, packed) * ratio)
+    return `7z folder ${index} declares ${output} bytes from ${packed}: more than ${ratio} times, suspected decompression bomb`;
+  return undefined;
+}
+
+async function extractFolder(
+  folder: Folder,
+  index: number,
+  members: Member[],
+  streams: StreamsInfo,
+  dataStart: number,
+  source: ByteSource,
+  ctx: InspectContext,
+): Promise<void> {
+  const decoded = decodeFolder(folder, index, streams, dataStart, source, ctx, (e) => reportFailure(ctx, index, e));
+  const cursor = new ChunkCursor(decoded[Symbol.asyncIterator]());
+  for (let i = 0; i < members.length; i++) {
+    const size = folder.substreamSizes[i]!;
+    const name = memberPath(ctx, members[i]!.name);
+    await ctx.inspectStream(cursor.take(size), name);
+    // inspectStream stops early on its own budgets; the rest of this member still has to be decoded to reach the next.
+    const left = cursor.leftInTake;
+    if (left > 0) {
+      if (!ctx.spendDecompressed(left))
+        throw new LimitExceeded(`decompressed data of the 7z archive exceeds ${ctx.limits.maxDecompressedBytes} bytes`);
+      await cursor.discard(left);
+    }
+    if (cursor.ended) break; // decodeFolder has reported why the output fell short
+  }
+  await cursor.close();
+}
+
+function reportFailure(ctx: InspectContext, folder: number, e: unknown): void {
+  if (e instanceof Unsupported) ctx.indicate("scan.unsupported", `7z folder ${folder}: ${e.message}`);
+  else if (e instanceof LimitExceeded) ctx.indicate("scan.limit", e.message);
+  else
+    ctx.indicate(
+      "compression.corrupt",
+      `7z folder ${folder} is corrupt or truncated: ${e instanceof Error ? e.message : String(e)}`,
+    );
+}
+
+function memberPath(ctx: InspectContext, name: string): string {
+  return ctx.member ? `${ctx.member}!${name}` : name;
+}
+
+/**
+ * The folder's output, cut to its declared size. Decoding errors end the stream after `onError` (members already
+ * decoded keep their findings); an unsupported coder chain yields nothing.
+ */
+async function* decodeFolder(
+  folder: Folder,
+  index: number,
+  streams: StreamsInfo,
+  dataStart: number,
+  source: ByteSource,
+  ctx: InspectContext,
+  onError: (e: unknown) => void,
+): AsyncGenerator<Uint8Array> {
+  let chain: CoderChain;
+  try {
+    chain = coderChain(folder);
+  } catch (e) {
+    onError(e);
+    return;
+  }
+  const range = packRange(index, streams, dataStart);
+  if (range.start + range.size > source.size) {
+    onError(new SevenZipError(`packed data of folder ${index} runs past the end of the file (truncated archive)`));
+  }
+  const input = new CompressedInput(source, 64 * 1024, range.start, Math.min(source.size, range.start + range.size));
+  const guard = new DecompressionGuard(ctx, input, `7z folder ${index}`);
+  const raw = chain.decode(input, guard)[Symbol.asyncIterator]();
+  let wanted = folderOutputSize(folder);
+  let first: IteratorResult<Uint8Array>;
+  try {
+    first = await raw.next();
+  } catch (e) {
+    onError(e);
+    await raw.return?.();
+    return;
+  }
+  const failures: unknown[] = [];
+  for await (const chunk of guardedWithHandler(first, raw, guard, (e) => failures.push(e))) {
+    const piece = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
+    wanted -= piece.length;
+    yield piece;
+    if (wanted <= 0) break;
+  }
+  // LZMA1 streams in 7z need no end marker: a decoder that complains only after the declared size is fine.
+  if (wanted > 0 && failures.length > 0) onError(failures[0]);
+  if (wanted > 0 && failures.length === 0)
+    onError(new SevenZipError(`folder ${index} decodes to fewer bytes than declared`));
+}
+
+async function* guardedWithHandler(
+  first: IteratorResult<Uint8Array>,
+  rest: AsyncIterator<Uint8Array>,
+  guard: DecompressionGuard,
+  onError: (e: unknown) => void,
+): AsyncGenerator<Uint8Array> {
+  try {
+    for (let step = first; !step.done; step = await rest.next()) {
+      if (step.value.length === 0) continue;
+      guard.account(step.value.length);
+      yield step.value;
+    }
+  } catch (e) {
+    onError(e);
+  } finally {
+    await rest.return?.();
+  }
+}
+
+/** Absolute position and size of a folder's (single) packed stream. */
+function packRange(index: number, streams: StreamsInfo, dataStart: number): { start: number; size: number } {
+  let stream = 0;
+  for (let f = 0; f < index; f++) stream += streams.folders[f]!.packedStreams.length;
+  let start = dataStart + streams.packPos;
+  for (let s = 0; s < stream; s++) start += streams.packSizes[s] ?? 0;
+  return { start, size: streams.packSizes[stream] ?? 0 };
+}
+
+/** The size of the folder's final output: the one output stream no bind pair consumes. */
+function folderOutputSize(folder: Folder): number {
+  const main = mainOutput(folder);
+  return folder.unpackSizes[main] ?? 0;
+}
+
+function mainOutput(folder: Folder): number {
+  const total = folder.coders.reduce((n, c) => n + c.numOut, 0);
+  for (let i = 0; i < total; i++) if (!folder.bindPairs.some((p) => p.outIndex === i)) return i;
+  throw new SevenZipError("folder has no final output");
+}
+
+// ---- coders ----
+
+interface CoderChain {
+  decode(input: CompressedInput, guard: DecompressionGuard): AsyncIterable<Uint8Array>;
+}
+
+const CODER = {
+  copy: "00",
+  lzma2: "21",
+  lzma: "030101",
+  delta: "03",
+  x86: "03030103",
+  ppc: "03030205",
+  ia64: "03030401",
+  arm: "03030501",
+  armt: "03030701",
+  sparc: "03030805",
+  deflate: "040108",
+  bzip2: "040202",
+  aes: "06f10701",
+} as const;
+
+const BRANCH_FILTERS: Record<string, string> = {
+  [CODER.x86]: lzma.FILTER_X86,
+  [CODER.ppc]: lzma.FILTER_POWERPC,
+  [CODER.ia64]: lzma.FILTER_IA64,
+  [CODER.arm]: lzma.FILTER_ARM,
+  [CODER.armt]: lzma.FILTER_ARMTHUMB,
+  [CODER.sparc]: lzma.FILTER_SPARC,
+};
+
+const CODER_NAMES: Record<string, string> = {
+  [CODER.copy]: "Copy",
+  [CODER.lzma2]: "LZMA2",
+  [CODER.lzma]: "LZMA",
+  [CODER.delta]: "Delta",
+  [CODER.x86]: "BCJ",
+  [CODER.deflate]: "Deflate",
+  [CODER.bzip2]: "BZip2",
+  "040109": "Deflate64",
+  "030401": "PPMd",
+  "0303011b": "BCJ2",
+  [CODER.aes]: "AES encryption",
+};
+
+/**
+ * Orders the coders from the folder's output back to its packed input. Only linear chains (each coder one input,
+ * one output) exist outside BCJ2; anything else is unsupported.
+ */
+function coderChain(folder: Folder): CoderChain {
+  if (folder.packedStreams.length !== 1 || folder.coders.some((c) => c.numIn !== 1 || c.numOut !== 1))
+    throw new Unsupported(`coder graph with several streams (${describeCoders(folder)})`);
+  const order: Coder[] = [];
+  let coder = mainOutput(folder); // with 1-in/1-out coders, stream index = coder index
+  for (let steps = 0; steps < folder.coders.length; steps++) {
+    order.push(folder.coders[coder]!);
+    const bound = folder.bindPairs.find((p) => p.inIndex === coder);
+    if (!bound) break;
+    coder = bound.outIndex;
+  }
+  if (order.length !== folder.coders.length) throw new SevenZipError("folder coders do not form a chain");
+  return chainFor(order, folderOutputSize(folder));
+}
+
+function chainFor(order: Coder[], outputSize: number): CoderChain {
+  const last = order[order.length - 1]!;
+  const filters = order.slice(0, -1);
+  if (order.length === 1 && last.id === CODER.copy) return { decode: (input) => input.chunks() };
+  if (order.length === 1 && last.id === CODER.deflate)
+    return { decode: (input) => viaTransform(input.chunks(), createInflateRaw()) };
+  if (order.length === 1 && last.id === CODER.bzip2) return { decode: (input, guard) => decodeBz2(input, guard) };
+  if (last.id === CODER.lzma || last.id === CODER.lzma2) {
+    const chain = [...filters.map(filterOf), lzmaFilter(last, outputSize)];
+    return { decode: (input) => viaTransform(input.chunks(), lzma.createStream("rawDecoder", { filters: chain })) };
+  }
+  throw new Unsupported(`coders ${describeCoders({ coders: order })}`);
+}
+
+function filterOf(coder: Coder): { id: string; options?: { dist: number } } {
+  const branch = BRANCH_FILTERS[coder.id];
+  if (branch) {
+    if (coder.props.length > 0) throw new Unsupported("branch filter with a start offset");
+    return { id: branch };
+  }
+  if (coder.id === CODER.delta) return { id: lzma.FILTER_DELTA, options: { dist: (coder.props[0] ?? 0) + 1 } };
+  throw new Unsupported(`coders ${describeCoders({ coders: [coder] })}`);
+}
+
+/** LZMA/LZMA2 with its properties; the dictionary is capped at the output size (no match reaches further back). */
+function lzmaFilter(coder: Coder, outputSize: number): { id: string; options: Record<string, number> } {
+  const needed = Math.max(4096, outputSize);
+  if (coder.id === CODER.lzma2) {
+    const p = coder.props[0];
+    if (p === undefined || p > 40) throw new SevenZipError("bad LZMA2 properties");
+    const declared = p === 40 ? 0xffffffff : (2 | (p & 1)) * 2 ** (Math.floor(p / 2) + 11);
+    return { id: lzma.FILTER_LZMA2, options: { dictSize: dictionarySize(declared, needed) } };
+  }
+  if (coder.props.length < 5) throw new SevenZipError("bad LZMA properties");
+  let d = coder.props[0]!;
+  if (d >= 9 * 5 * 5) throw new SevenZipError("bad LZMA properties");
+  const lc = d % 9;
+  d = Math.floor(d / 9);
+  const lp = d % 5;
+  const pb = Math.floor(d / 5);
+  const view = new DataView(coder.props.buffer, coder.props.byteOffset, 5);
+  const declared = view.getUint32(1, true);
+  return { id: lzma.FILTER_LZMA1, options: { dictSize: dictionarySize(declared, needed), lc, lp, pb } };
+}
+
+function dictionarySize(declared: number, needed: number): number {
+  const size = Math.max(4096, Math.min(declared, needed));
+  if (size > MAX_DICT_BYTES) throw new Unsupported(`LZMA dictionary of ${size} bytes`);
+  return size;
+}
+
+function describeCoders(folder: { coders: Coder[] }): string {
+  return folder.coders.map((c) => CODER_NAMES[c.id] ?? `method ${c.id || "?"}`).join(" + ");
+}
+
+// ---- byte helpers ----
+
+/** Property ids of the 7z header. */
+const Id = {
+  End: 0x00,
+  Header: 0x01,
+  ArchiveProperties: 0x02,
+  AdditionalStreamsInfo: 0x03,
+  MainStreamsInfo: 0x04,
+  FilesInfo: 0x05,
+  PackInfo: 0x06,
+  UnpackInfo: 0x07,
+  SubStreamsInfo: 0x08,
+  Size: 0x09,
+  CRC: 0x0a,
+  Folder: 0x0b,
+  CodersUnpackSize: 0x0c,
+  NumUnpackStream: 0x0d,
+  EmptyStream: 0x0e,
+  Names: 0x11,
+  EncodedHeader: 0x17,
+} as const;
+
+/** A bounds-checked reader of header bytes; running past the end is a SevenZipError, never a wrong value. */
+class Cursor {
+  private pos = 0;
+
+  constructor(private readonly data: Uint8Array) {}
+
+  byte(): number {
+    if (this.pos >= this.data.length) throw new SevenZipError("header ends unexpectedly");
+    return this.data[this.pos++]!;
+  }
+
+  /** 7z's variable-length number: leading one bits of the first byte say how many bytes follow. */
+  number(): number {
+    const first = this.byte();
+    let value = 0;
+    let mask = 0x80;
+    for (let i = 0; i < 8; i++) {
+      if ((first & mask) === 0) {
+        value += (first & (mask - 1)) * 2 ** (8 * i);
+        break;
+      }
+      value += this.byte() * 2 ** (8 * i);
+      mask >>= 1;
+    }
+    if (!Number.isSafeInteger(value)) throw new SevenZipError("header number too large");
+    return value;
+  }
+
+  /** A number used as a count, bounded so that arrays built from it stay small. */
+  count(max: number, what: string): number {
+    const n = this.number();
+    if (n > max) throw new Unsupported(`${n} ${what} (more than ${max})`);
+    if (n > this.data.length - this.pos + 1 && n > 64)
+      throw new SevenZipError(`${n} ${what} in a header too small for them`);
+    return n;
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.data.length - this.pos) throw new SevenZipError("header ends unexpectedly");
+    const out = this.data.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  skip(n: number): void {
+    this.take(n);
+  }
+
+  sub(n: number): Cursor {
+    return new Cursor(this.take(n));
+  }
+
+  rest(): Uint8Array {
+    return this.take(this.data.length - this.pos);
+  }
+
+  /** A bit vector, most significant bit first. */
+  bits(count: number): boolean[] {
+    const packed = this.take(Math.ceil(count / 8));
+    return Array.from({ length: count }, (_, i) => (packed[i >> 3]! & (0x80 >> (i & 7))) !== 0);
+  }
+}
+
+function u64(view: DataView, at: number): number {
+  const value = view.getUint32(at, true) + view.getUint32(at + 4, true) * 0x100000000;
+  if (!Number.isSafeInteger(value)) throw new SevenZipError("offset too large");
+  return value;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Hands out consecutive slices of a chunk stream: one `take(n)` per member, then the next. */
+class ChunkCursor {
+  private pending: Uint8Array = new Uint8Array(0);
+  private done = false;
+  /** Bytes the current take has not yet handed out. */
+  leftInTake = 0;
+
+  constructor(private readonly source: AsyncIterator<Uint8Array>) {}
+
+  get ended(): boolean {
+    return this.done && this.pending.length === 0;
+  }
+
+  take(n: number): AsyncGenerator<Uint8Array> {
+    this.leftInTake = n;
+    return this.handOut();
+  }
+
+  private async *handOut(): AsyncGenerator<Uint8Array> {
+    while (this.leftInTake > 0) {
+      const chunk = await this.next(this.leftInTake);
+      if (chunk.length === 0) {
+        this.leftInTake = 0;
+        return;
+      }
+      this.leftInTake -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  async discard(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      const chunk = await this.next(left);
+      if (chunk.length === 0) break;
+      left -= chunk.length;
+    }
+    this.leftInTake = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.source.return?.();
+  }
+
+  private async next(max: number): Promise<Uint8Array> {
+    if (this.pending.length === 0) {
+      if (this.done) return this.pending;
+      const step = await this.source.next();
+      if (step.done) {
+        this.done = true;
+        return new Uint8Array(0);
+      }
+      this.pending = step.value;
+    }
+    const out = this.pending.subarray(0, max);
+    this.pending = this.pending.subarray(out.length);
+    return out;
+  }
+}
