@@ -11,14 +11,29 @@ const hub = new FakeHub();
 await hub.start();
 const sha = "f".repeat(40);
 const layout = torchCheckpoint(3 * 1024 ** 3, 300, "echo modelvet-bench");
-hub.addRepo({ id: "bench/big", refs: { main: sha }, commits: { [sha]: [sparseFile("pytorch_model.bin", layout.size, layout.segments), smallFile("config.json", Buffer.from("{}"))] } });
+hub.addRepo({
+  id: "bench/big",
+  refs: { main: sha },
+  commits: {
+    [sha]: [sparseFile("pytorch_model.bin", layout.size, layout.segments), smallFile("config.json", Buffer.from("{}"))],
+  },
+});
 const cacheDir = mkdtempSync(join(tmpdir(), "modelvet-bench-cache-"));
 for (const phase of ["cold", "cached"]) {
   hub.resetStats();
   const t = performance.now();
   const report = await scanTargets(["hf://bench/big"], { hub: { endpoint: hub.hubUrl }, cacheDir });
   const ms = performance.now() - t;
-  console.log(JSON.stringify({ case: `Hub repo with a 3 GiB checkpoint (${phase})`, severity: report.severity, bytes_transferred: hub.stats.bytesSent, requests: hub.stats.requests.length, wall_ms: Math.round(ms), cached_files: report.stats.cached_files }));
+  console.log(
+    JSON.stringify({
+      case: `Hub repo with a 3 GiB checkpoint (${phase})`,
+      severity: report.severity,
+      bytes_transferred: hub.stats.bytesSent,
+      requests: hub.stats.requests.length,
+      wall_ms: Math.round(ms),
+      cached_files: report.stats.cached_files,
+    }),
+  );
 }
 rmSync(cacheDir, { recursive: true, force: true });
 await hub.stop();

@@ -156,17 +156,27 @@ function smallPickles() {
   const dir = join(work, "small-pickles");
   if (!existsSync(join(dir, "1999.pkl"))) {
     mkdirSync(dir, { recursive: true });
-    run(python, ["-c", `
+    run(python, [
+      "-c",
+      `
 import pickle, collections, sys
 d = sys.argv[1]
 for i in range(2000):
     obj = {"weights": [float(j) for j in range(50)], "meta": collections.OrderedDict(name="m%d" % i, version=i)}
     with open("%s/%d.pkl" % (d, i), "wb") as f:
         pickle.dump(obj, f, protocol=i % 6)
-`, dir]);
+`,
+      dir,
+    ]);
   }
   const ours = best(3, () => measure(["scan", dir]));
-  record({ case: "folder of 2,000 small pickles", files: ours.files, modelvet_ms: Math.round(ours.ms), files_per_second: Math.round(ours.files / (ours.ms / 1000)), peak_rss_mb: ours.rss_mb });
+  record({
+    case: "folder of 2,000 small pickles",
+    files: ours.files,
+    modelvet_ms: Math.round(ours.ms),
+    files_per_second: Math.round(ours.files / (ours.ms / 1000)),
+    peak_rss_mb: ours.rss_mb,
+  });
 }
 
 // ---- 5. Compressed joblib dumps: MB/s of decompressed stream ----------------------------------------------------
@@ -180,18 +190,29 @@ function compressedJoblib() {
     return;
   }
   if (!existsSync(join(dir, "model-lz4.joblib")))
-    run(python, ["-c", `
+    run(python, [
+      "-c",
+      `
 import joblib, numpy, sys, collections
 rng = numpy.random.default_rng(0)
 model = {"coef": rng.standard_normal((2000, 2000)), "classes": numpy.arange(1000), "tree": [collections.OrderedDict(a=i, b=[i] * 10) for i in range(20000)]}
 for m in ${JSON.stringify(methods)}:
     joblib.dump(model, "%s/model-%s.joblib" % (sys.argv[1], m), compress=(m, 3) if m != "none" else 0)
-`, dir]);
+`,
+      dir,
+    ]);
   const raw = statSync(join(dir, "model-none.joblib")).size;
   for (const m of methods) {
     const file = join(dir, `model-${m}.joblib`);
     const ours = best(m === "bz2" || m === "lzma" || m === "xz" ? 1 : 3, () => measure(["scan", file]));
-    record({ case: `joblib ${m}`, file_mb: +(statSync(file).size / 1e6).toFixed(1), decompressed_mb: +(raw / 1e6).toFixed(1), modelvet_ms: Math.round(ours.ms), mb_per_s: +(raw / 1e6 / (ours.ms / 1000)).toFixed(1), severity: ours.severity });
+    record({
+      case: `joblib ${m}`,
+      file_mb: +(statSync(file).size / 1e6).toFixed(1),
+      decompressed_mb: +(raw / 1e6).toFixed(1),
+      modelvet_ms: Math.round(ours.ms),
+      mb_per_s: +(raw / 1e6 / (ours.ms / 1000)).toFixed(1),
+      severity: ours.severity,
+    });
   }
 }
 

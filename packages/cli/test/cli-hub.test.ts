@@ -14,15 +14,30 @@ const hub = new FakeHub();
 
 beforeAll(async () => {
   await hub.start();
-  hub.addRepo({ id: "acme/public", refs: { main: SHA }, commits: { [SHA]: [smallFile("model.pkl", readFileSync(join(ADV, "o6-inst.pkl")), { lfs: true })] } });
-  hub.addRepo({ id: "acme/private", private: true, token: TOKEN, refs: { main: SHA }, commits: { [SHA]: [smallFile("model.pkl", readFileSync(join(ADV, "o6-inst.pkl")))] } });
+  hub.addRepo({
+    id: "acme/public",
+    refs: { main: SHA },
+    commits: { [SHA]: [smallFile("model.pkl", readFileSync(join(ADV, "o6-inst.pkl")), { lfs: true })] },
+  });
+  hub.addRepo({
+    id: "acme/private",
+    private: true,
+    token: TOKEN,
+    refs: { main: SHA },
+    commits: { [SHA]: [smallFile("model.pkl", readFileSync(join(ADV, "o6-inst.pkl")))] },
+  });
 });
 afterAll(() => hub.stop());
 
 /** Runs the CLI asynchronously (the test server lives in this process). */
-function modelvet(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function modelvet(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(BIN, args, { env: { ...process.env, NO_COLOR: "1", HF_TOKEN: "", HF_ENDPOINT: hub.hubUrl, ...env } });
+    const child = spawn(BIN, args, {
+      env: { ...process.env, NO_COLOR: "1", HF_TOKEN: "", HF_ENDPOINT: hub.hubUrl, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -46,7 +61,9 @@ describe("modelvet scan hf://", () => {
   it("fails with exit 2 and a clear message for a private repo without a token", async () => {
     const run = await modelvet(["scan", "--no-cache", "hf://acme/private"]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe("modelvet: hf://acme/private@main: not found or not authorised (HTTP 401): set HF_TOKEN (or --token) if it is private or gated\n");
+    expect(run.stderr).toBe(
+      "modelvet: hf://acme/private@main: not found or not authorised (HTTP 401): set HF_TOKEN (or --token) if it is private or gated\n",
+    );
     expect(run.stdout).toBe("");
   });
 
@@ -56,7 +73,15 @@ describe("modelvet scan hf://", () => {
   });
 
   it("accepts Hub URLs and --revision", async () => {
-    const run = await modelvet(["scan", "--no-cache", "--format", "json", "--revision", SHA, `${hub.hubUrl}/acme/public`]);
+    const run = await modelvet([
+      "scan",
+      "--no-cache",
+      "--format",
+      "json",
+      "--revision",
+      SHA,
+      `${hub.hubUrl}/acme/public`,
+    ]);
     const report = JSON.parse(run.stdout) as { targets: Array<{ commit: string; revision: string }> };
     expect(report.targets[0]).toMatchObject({ commit: SHA, revision: SHA });
   });

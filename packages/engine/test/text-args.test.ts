@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { decodeQuotedString, escapeDecode, parsePyFloat, parsePyInt, parsePyIntBase0, rawUnicodeEscape } from "../src/pickle/text-args.js";
+import {
+  decodeQuotedString,
+  escapeDecode,
+  parsePyFloat,
+  parsePyInt,
+  parsePyIntBase0,
+  rawUnicodeEscape,
+} from "../src/pickle/text-args.js";
 
 // Expected values are what CPython 3.11 returns for int(x), int(x, 0), float(x), codecs.escape_decode and
 // raw-unicode-escape (checked with /usr/bin/python3 when the table was written).
