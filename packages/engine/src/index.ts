@@ -1,4 +1,14 @@
-export { scanTargets, scanPaths, inspect, buildReport, loadClassifier, collectFiles, ScanError } from "./scan.js";
+export {
+  scanTargets,
+  scanTargetsWithInventories,
+  rejudgeReport,
+  scanPaths,
+  inspect,
+  buildReport,
+  loadClassifier,
+  collectFiles,
+  ScanError,
+} from "./scan.js";
 export { InventoryCache } from "./cache.js";
 export {
   HubClient,

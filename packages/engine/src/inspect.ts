@@ -189,6 +189,7 @@ export async function inspectSource(source: ByteSource, ctx: InspectContext): Pr
     if (await format.inspect(source, ctx, bytes)) {
       recognised.push(format.name);
       ctx.addFormat(format.name);
+      if (format.exclusive) break;
     }
   }
   return recognised;

@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs";
 import { lstat, opendir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InventoryCache } from "./cache.js";
+import { remoteCodeFindings } from "./formats/remote-code.js";
 import {
   HubAccessError,
   HubClient,
@@ -77,6 +78,14 @@ export async function loadClassifier(options: Pick<ScanOptions, "pack" | "rulesF
  * Throws ScanError for a target that cannot be scanned at all (missing path, private repo without a token).
  */
 export async function scanTargets(inputs: string[], options: ScanOptions = {}): Promise<ScanReport> {
+  return (await scanTargetsWithInventories(inputs, options)).report;
+}
+
+/** The same as scanTargets, also returning each file's inventory (what a service stores to re-judge later). */
+export async function scanTargetsWithInventories(
+  inputs: string[],
+  options: ScanOptions = {},
+): Promise<{ report: ScanReport; inventories: FileInventory[] }> {
   const started = Date.now();
   const classifier = await loadClassifier(options);
   const hub = { ...hubSettingsFromEnv(), ...options.hub };
@@ -95,11 +104,9 @@ export async function scanTargets(inputs: string[], options: ScanOptions = {}): 
     });
     return { ...result, item };
   });
-  const report = buildReport(
-    results.map((r) => r.inventory),
-    classifier,
-    Date.now() - started,
-  );
+  const inventories = results.map((r) => r.inventory);
+  addRemoteCodeFindings(inventories);
+  const report = buildReport(inventories, classifier, Date.now() - started);
   report.scanned_files.forEach((file, i) => {
     const { cached, item } = results[i]!;
     if (cached) file.cached = true;
@@ -108,7 +115,42 @@ export async function scanTargets(inputs: string[], options: ScanOptions = {}): 
   });
   report.stats.cached_files = results.filter((r) => r.cached).length;
   if (targets.length > 0) report.targets = targets;
+  return { report, inventories };
+}
+
+/**
+ * Judges stored inventories again with another rules pack, keeping what the first scan learnt about the sources
+ * (targets, cache use, the Hub's verdicts): nothing is read.
+ */
+export function rejudgeReport(previous: ScanReport, inventories: FileInventory[], classifier: Classifier): ScanReport {
+  const report = buildReport(inventories, classifier, previous.stats.duration_ms);
+  const before = new Map(previous.scanned_files.map((f) => [f.path, f]));
+  for (const file of report.scanned_files) {
+    const old = before.get(file.path);
+    if (old?.cached) file.cached = true;
+    if (old?.hub_verdict) file.hub_verdict = hubVerdictAgain(old.hub_verdict, file.severity);
+  }
+  report.stats.cached_files = previous.stats.cached_files;
+  if (previous.targets) report.targets = previous.targets;
   return report;
+}
+
+function hubVerdictAgain(verdict: HubVerdict, ours: Severity): HubVerdict {
+  const agrees = verdict.severity !== undefined ? verdict.severity === ours : verdict.safe === ours < 3;
+  return { ...verdict, agrees };
+}
+
+/**
+ * `.py` files beside model weights run with `trust_remote_code=True`: a repo-level finding, so it is added once
+ * every file of the scan is known (cached inventories included).
+ */
+function addRemoteCodeFindings(inventories: FileInventory[]): void {
+  const byPath = new Map(inventories.map((i) => [i.path, i]));
+  for (const finding of remoteCodeFindings(inventories)) {
+    const inventory = byPath.get(finding.path);
+    if (inventory && !inventory.indicators.some((i) => i.id === finding.id))
+      inventory.indicators.push({ id: finding.id, message: finding.message, member: "" });
+  }
 }
 
 /** Scans local files and folders; the same as scanTargets for local paths. */

@@ -243,6 +243,7 @@ const CODECS: readonly Codec[] = [
 function handlerFor(codec: Codec): FormatHandler {
   return {
     name: codec.name,
+    exclusive: true,
     sniff: (probe: Probe) => codec.sniff(probe.head),
     inspect: (source: ByteSource, ctx: InspectContext) => inspectWrapped(codec, source, ctx),
   };

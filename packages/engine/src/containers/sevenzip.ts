@@ -38,6 +38,7 @@ class Unsupported extends Error {}
 
 export const sevenZipFormat: FormatHandler = {
   name: "7z",
+  exclusive: true,
   sniff: (probe: Probe) => SIGNATURE.every((b, i) => probe.head[i] === b),
   async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
     try {

@@ -21,6 +21,7 @@ const MAX_LITERAL_ITEMS = 100_000;
 
 export const npyFormat: FormatHandler = {
   name: "npy",
+  exclusive: true,
   sniff: (probe: Probe) => MAGIC.every((b, i) => probe.head[i] === b),
   async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
     const header = await readHeader(source);

@@ -4,6 +4,11 @@ import { zipFormat } from "../containers/zip.js";
 import { tarFormat } from "../containers/tar.js";
 import { sevenZipFormat } from "../containers/sevenzip.js";
 import { npyFormat } from "./numpy.js";
+import { safetensorsFormat } from "./safetensors.js";
+import { ggufFormat } from "./gguf.js";
+import { onnxFormat } from "./onnx.js";
+import { chatTemplateJsonFormat, jinjaFileFormat } from "./jinja.js";
+import { remoteCodeConfigFormat } from "./remote-code.js";
 import type { FormatHandler } from "./types.js";
 
 /** Every format the scanner knows, in the order they are tried. A file may match several (polyglots). */
@@ -13,5 +18,11 @@ export const FORMATS: readonly FormatHandler[] = [
   tarFormat,
   sevenZipFormat,
   npyFormat,
+  safetensorsFormat,
+  ggufFormat,
+  onnxFormat,
+  remoteCodeConfigFormat,
+  chatTemplateJsonFormat,
+  jinjaFileFormat,
   pickleFormat,
 ];

@@ -11,6 +11,12 @@ export interface Probe {
 /** One file format or container. Adding a format is adding one of these and a line in the registry. */
 export interface FormatHandler {
   readonly name: string;
+  /**
+   * Once this handler recognises a file, no later handler reads it as well. For formats whose structure leaves no
+   * room for a second reading that a loader would take (a safetensors header, a GGUF or ONNX file, an .npy, a
+   * compressed or 7z stream): reading their bytes as a pickle finds only noise.
+   */
+  readonly exclusive?: boolean;
   /** A cheap test on the probe bytes; true means "worth inspecting", not "certainly this format". */
   sniff(probe: Probe): boolean;
   /**
