@@ -236,11 +236,18 @@ describe("HTTP range reads", () => {
 describe("re-judging stored inventories", () => {
   it("gives a new rules pack's verdict without reading the model", async () => {
     const { scanTargetsWithInventories, rejudgeReport, Classifier, loadBuiltinPack } = await import("../src/index.js");
-    const { report, inventories } = await scanTargetsWithInventories(["hf://acme/tiny"], { hub: { endpoint: hub.hubUrl }, cacheDir: false });
+    const { report, inventories } = await scanTargetsWithInventories(["hf://acme/tiny"], {
+      hub: { endpoint: hub.hubUrl },
+      cacheDir: false,
+    });
     expect(report.severity).toBe(3);
     hub.resetStats();
     const pack = await loadBuiltinPack();
-    const lenient = new Classifier({ ...pack, version: "test-lenient", rules: pack.rules.filter((r) => r.severity !== 3) });
+    const lenient = new Classifier({
+      ...pack,
+      version: "test-lenient",
+      rules: pack.rules.filter((r) => r.severity !== 3),
+    });
     const again = rejudgeReport(report, inventories, lenient);
     expect(hub.stats.requests).toEqual([]);
     expect(again.rules_version).toBe("test-lenient");
