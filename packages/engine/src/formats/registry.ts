@@ -9,6 +9,8 @@ import { ggufFormat } from "./gguf.js";
 import { onnxFormat } from "./onnx.js";
 import { chatTemplateJsonFormat, jinjaFileFormat } from "./jinja.js";
 import { remoteCodeConfigFormat } from "./remote-code.js";
+import { hdf5Format, kerasConfigFormat } from "./keras.js";
+import { kerasMetadataFormat, savedModelFormat } from "./savedmodel.js";
 import type { FormatHandler } from "./types.js";
 
 /** Every format the scanner knows, in the order they are tried. A file may match several (polyglots). */
@@ -24,5 +26,9 @@ export const FORMATS: readonly FormatHandler[] = [
   remoteCodeConfigFormat,
   chatTemplateJsonFormat,
   jinjaFileFormat,
+  hdf5Format,
+  kerasConfigFormat,
+  savedModelFormat,
+  kerasMetadataFormat,
   pickleFormat,
 ];
