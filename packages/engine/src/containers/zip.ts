@@ -48,6 +48,8 @@ export const ZIP_LIMITS = {
   maxCentralDirectoryBytes: 64 * 1024 * 1024,
   /** Local headers whose reads are merged when they lie this close together. */
   headerBatchBytes: 64 * 1024,
+  /** Local-header batches read at once (each is a round trip on the Hub). */
+  concurrentReads: 16,
   /** Bytes kept from header batch reads, so small members are served without a second read. */
   maxCachedBytes: 16 * 1024 * 1024,
   /** A stored pickle-like member up to this size is read whole, so its CRC can be checked. */
@@ -325,6 +327,7 @@ class ZipReader {
   private async readLocalHeaders(): Promise<void> {
     const order = [...this.entries].sort((a, b) => a.localOffset - b.localOffset);
     const span = (e: ZipEntry): number => LOCAL_HEADER_SIZE + e.nameBytes.length + 128 + STORAGE_SNIFF_BYTES;
+    const batches: Array<{ offset: number; length: number }> = [];
     let i = 0;
     while (i < order.length) {
       const first = order[i]!;
@@ -337,10 +340,15 @@ class ZipReader {
         end = Math.max(end, nextEnd);
         last++;
       }
-      await this.cache.prefetch(first.localOffset, end - first.localOffset);
-      for (let j = i; j <= last; j++) await this.attachLocalHeader(order[j]!);
+      batches.push({ offset: first.localOffset, length: end - first.localOffset });
       i = last + 1;
     }
+    // Fetched concurrently: on the Hub every batch is a round trip, and a checkpoint has hundreds of storages.
+    for (let b = 0; b < batches.length; b += ZIP_LIMITS.concurrentReads)
+      await Promise.all(
+        batches.slice(b, b + ZIP_LIMITS.concurrentReads).map((x) => this.cache.prefetch(x.offset, x.length)),
+      );
+    for (const entry of order) await this.attachLocalHeader(entry);
   }
 
   private async attachLocalHeader(entry: ZipEntry): Promise<void> {

@@ -114,6 +114,7 @@ async function readJson(path: string): Promise<unknown> {
 }
 
 function addFile(pack: RulesPack, file: RulesFile, source: string, override: boolean): void {
+  const ids = new Set(pack.rules.map((r) => r.id)); // a Set: packs hold thousands of rules
   for (const raw of file.rules ?? []) {
     const rule = { ...validateRule(raw, source), source };
     if (override) {
@@ -122,8 +123,8 @@ function addFile(pack: RulesPack, file: RulesFile, source: string, override: boo
         pack.rules[i] = rule;
         continue;
       }
-    } else if (pack.rules.some((r) => r.id === rule.id))
-      throw new RulesError(`${source}: duplicate rule id ${rule.id}`);
+    } else if (ids.has(rule.id)) throw new RulesError(`${source}: duplicate rule id ${rule.id}`);
+    ids.add(rule.id);
     pack.rules.push(rule);
   }
   for (const raw of file.indicators ?? []) {
