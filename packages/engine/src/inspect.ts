@@ -3,6 +3,7 @@ import type { PickleLimits, PickleScan } from "./pickle/machine.js";
 import { FORMATS } from "./formats/registry.js";
 import type { Probe } from "./formats/types.js";
 import { BufferSource, type ByteSource } from "./source/byte-source.js";
+import { concatBytes } from "./source/bytes.js";
 import { ByteReader, StreamChunks } from "./source/byte-reader.js";
 import { scanPickles } from "./pickle/machine.js";
 import { OPCODES } from "./pickle/opcodes.js";
@@ -106,23 +107,16 @@ export class InspectContext {
     for (;;) {
       const step = await iterator.next();
       if (step.done) {
-        await this.inspectChild(new BufferSource(concat(kept, total), member), member);
+        await this.inspectChild(new BufferSource(concatBytes(...kept), member), member);
         return;
       }
       total += step.value.length;
-      if (!this.spendDecompressed(step.value.length)) {
-        this.indicate(
-          "scan.limit",
-          `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
-        );
-        await iterator.return?.();
-        return;
-      }
+      if (!(await this.withinDecompressionBudget(step.value.length, member, iterator))) return;
       kept.push(step.value);
       if (total > maxBuffered) break;
     }
     // Too large to hold: stream the rest through the pickle machine.
-    const head = concat(kept, total);
+    const head = concatBytes(...kept);
     if (OPCODES[head[0]!] === undefined) {
       this.indicate(
         "scan.limit",
@@ -136,14 +130,7 @@ export class InspectContext {
       for (;;) {
         const step = await iterator.next();
         if (step.done) return;
-        if (!this.spendDecompressed(step.value.length)) {
-          this.indicate(
-            "scan.limit",
-            `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
-          );
-          await iterator.return?.();
-          return;
-        }
+        if (!(await this.withinDecompressionBudget(step.value.length, member, iterator))) return;
         yield step.value;
       }
     }.call(this);
@@ -153,6 +140,21 @@ export class InspectContext {
     });
     child.addPickleScan(scan);
     child.addFormat("pickle");
+  }
+
+  /** Spends decompressed bytes; past the budget, reports it and stops the decoder. */
+  private async withinDecompressionBudget(
+    bytes: number,
+    member: string,
+    decoder: AsyncIterator<Uint8Array>,
+  ): Promise<boolean> {
+    if (this.spendDecompressed(bytes)) return true;
+    this.indicate(
+      "scan.limit",
+      `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
+    );
+    await decoder.return?.();
+    return false;
   }
 
   /** A context for a member of the current source, sharing this file's budgets and deadline. */
@@ -193,15 +195,4 @@ export async function inspectSource(source: ByteSource, ctx: InspectContext): Pr
     }
   }
   return recognised;
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }

@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { concatBytes as concat } from "../src/source/bytes.js";
+export { concat };
 import { FIXTURES } from "./helpers.js";
 import {
   BufferSource,
@@ -77,16 +79,6 @@ const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt
 
 /** Pickle opcodes from a latin-1 string (readable in tests). */
 export const ops = latin1;
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** GLOBAL posix.system, the command, TUPLE1, REDUCE: the call, left on the stack. */
 export const PAYLOAD_CALL = ops("cposix\nsystem\nX\x12\x00\x00\x00echo modelvet-test\x85R");

@@ -1,5 +1,7 @@
 import { open } from "node:fs/promises";
 import { existsSync } from "node:fs";
+import { concatBytes } from "../src/source/bytes.js";
+export { concatBytes };
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { FIXTURES, SHARED } from "./helpers.js";
@@ -52,16 +54,6 @@ export function membersOf(scanned: Scanned, global: string): string[] {
 // ---- payloads (opcode bytes; never unpickled) ----
 
 const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
-
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export function binunicode(text: string): Uint8Array {
   const body = new TextEncoder().encode(text);

@@ -3,35 +3,12 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspect, loadClassifier } from "../src/scan.js";
-import { judge } from "../src/policy/judge.js";
-import type { Classifier } from "../src/policy/classify.js";
-import { FileSource } from "../src/source/byte-source.js";
 import { analyzeTemplate } from "../src/formats/jinja.js";
-import { FIXTURES, SHARED } from "./helpers.js";
+import { FIXTURES, SHARED, scanFile, concatBytes } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "gguf");
 const TEMPLATES = join(FIXTURES, "formats", "templates");
-let classifier: Classifier;
-beforeAll(async () => {
-  classifier = await loadClassifier();
-});
-
-async function scan(path: string) {
-  const source = await FileSource.open(path);
-  try {
-    const inventory = await inspect(source);
-    const report = judge(inventory, classifier);
-    return {
-      inventory,
-      report,
-      ids: inventory.indicators.map((i) => i.id),
-      messages: report.indicators.map((i) => i.message),
-    };
-  } finally {
-    await source.close();
-  }
-}
+const scan = scanFile;
 
 const kinds = (template: string): string[] => analyzeTemplate(template).map((f) => `${f.kind}:${f.name}`);
 
@@ -213,12 +190,4 @@ function ggufHeader(kvs: Array<[string, Uint8Array]>): Uint8Array {
   return concat(parts);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);

@@ -4,10 +4,17 @@ import {
   ByteReader,
   SourceWindow,
   BufferSource,
+  FileSource,
+  inspect,
+  judge,
+  loadClassifier,
   scanPickles,
+  type FileInventory,
+  type FileSecurityReport,
   type PickleOptions,
   type PickleScan,
 } from "../src/index.js";
+export { concatBytes } from "../src/source/bytes.js";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 export const SHARED = join(import.meta.dirname, "..", "..", "..", "..", "shared");
@@ -39,3 +46,23 @@ export interface AdversarialCase {
 export const ADVERSARIAL: AdversarialCase[] = JSON.parse(
   readFileSync(join(FIXTURES, "adversarial.json"), "utf8"),
 ) as AdversarialCase[];
+
+/** Inspects a file and judges it with the built-in rules: its inventory, report and indicator ids. */
+export async function scanFile(
+  path: string,
+): Promise<{ inventory: FileInventory; report: FileSecurityReport; ids: string[]; messages: string[] }> {
+  const classifier = await loadClassifier();
+  const source = await FileSource.open(path);
+  try {
+    const inventory = await inspect(source);
+    const report = judge(inventory, classifier);
+    return {
+      inventory,
+      report,
+      ids: inventory.indicators.map((i) => i.id),
+      messages: report.indicators.map((i) => i.message),
+    };
+  } finally {
+    await source.close();
+  }
+}

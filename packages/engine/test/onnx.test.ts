@@ -3,30 +3,15 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspect, loadClassifier } from "../src/scan.js";
-import { judge } from "../src/policy/judge.js";
-import type { Classifier } from "../src/policy/classify.js";
+import { inspect } from "../src/scan.js";
 import { BufferSource, FileSource } from "../src/source/byte-source.js";
 import { leavesModelFolder, onnxFormat, sniffOnnx } from "../src/formats/onnx.js";
 import { DEFAULT_SCAN_LIMITS, InspectContext, probe } from "../src/inspect.js";
 import type { FileInventory } from "../src/inventory.js";
-import { FIXTURES, SHARED } from "./helpers.js";
+import { FIXTURES, SHARED, scanFile, concatBytes } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "onnx");
-let classifier: Classifier;
-beforeAll(async () => {
-  classifier = await loadClassifier();
-});
-
-async function scan(path: string) {
-  const source = await FileSource.open(path);
-  try {
-    const inventory = await inspect(source);
-    return { inventory, report: judge(inventory, classifier), ids: inventory.indicators.map((i) => i.id) };
-  } finally {
-    await source.close();
-  }
-}
+const scan = scanFile;
 
 describe("onnx", () => {
   it.each(["plain.onnx", "contrib_ms.onnx"])("passes standard and onnxruntime contrib ops: %s", async (name) => {
@@ -100,7 +85,7 @@ describe("onnx", () => {
 
   it("bounds subgraph nesting", async () => {
     // graph { node { attribute { g: graph { node { attribute { g: … } } } } } } nested 100 deep.
-    let graph = new Uint8Array(0);
+    let graph: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < 100; i++) graph = field(1, field(5, field(6, graph))); // graph.node.attribute.g
     const model = concat([new Uint8Array([0x08, 0x08]), field(7, graph)]);
     const inventory = await inspect(new BufferSource(model, "deep.onnx"));
@@ -172,12 +157,4 @@ function field(number: number, payload: Uint8Array): Uint8Array {
   return concat([tag(number, 2), varint(payload.length), payload]);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);

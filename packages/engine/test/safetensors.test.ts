@@ -2,28 +2,13 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspect, loadClassifier } from "../src/scan.js";
-import { judge } from "../src/policy/judge.js";
-import type { Classifier } from "../src/policy/classify.js";
-import { BufferSource, FileSource } from "../src/source/byte-source.js";
+import { inspect } from "../src/scan.js";
+import { BufferSource } from "../src/source/byte-source.js";
 import { sniffSafetensors } from "../src/formats/safetensors.js";
-import { FIXTURES, SHARED } from "./helpers.js";
+import { FIXTURES, SHARED, scanFile } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "safetensors");
-let classifier: Classifier;
-beforeAll(async () => {
-  classifier = await loadClassifier();
-});
-
-async function scan(path: string) {
-  const source = await FileSource.open(path);
-  try {
-    const inventory = await inspect(source);
-    return { inventory, report: judge(inventory, classifier), ids: inventory.indicators.map((i) => i.id) };
-  } finally {
-    await source.close();
-  }
-}
+const scan = scanFile;
 
 function header(json: unknown, data: Uint8Array = new Uint8Array(0)): Uint8Array {
   const text = new TextEncoder().encode(JSON.stringify(json));

@@ -278,12 +278,22 @@ async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectCont
  * The decoder's output with the guard applied. A budget overrun or a decoding error ends the stream normally
  * (after an indicator), so everything decoded before it is still inspected.
  */
-export async function* guarded(
+export function guarded(
   ctx: InspectContext,
   format: string,
   first: IteratorResult<Uint8Array>,
   rest: AsyncIterator<Uint8Array>,
   guard: DecompressionGuard,
+): AsyncGenerator<Uint8Array> {
+  return guardedWithHandler(first, rest, guard, (e) => reportFailure(ctx, format, e, guard.produced));
+}
+
+/** The decoder's output with the guard's accounting; a decoder error goes to `onError` and ends the stream. */
+export async function* guardedWithHandler(
+  first: IteratorResult<Uint8Array>,
+  rest: AsyncIterator<Uint8Array>,
+  guard: DecompressionGuard,
+  onError: (e: unknown) => void,
 ): AsyncGenerator<Uint8Array> {
   try {
     for (let step = first; !step.done; step = await rest.next()) {
@@ -292,7 +302,7 @@ export async function* guarded(
       yield step.value;
     }
   } catch (e) {
-    reportFailure(ctx, format, e, guard.produced);
+    onError(e);
   } finally {
     await rest.return?.();
   }

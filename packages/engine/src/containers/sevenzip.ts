@@ -3,7 +3,15 @@ import lzma from "lzma-native";
 import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatHandler, Probe } from "../formats/types.js";
-import { CompressedInput, DecompressionGuard, LimitExceeded, decodeBz2, viaTransform } from "./compressed.js";
+import {
+  CompressedInput,
+  DecompressionGuard,
+  LimitExceeded,
+  decodeBz2,
+  guardedWithHandler,
+  viaTransform,
+} from "./compressed.js";
+import { StreamChunks } from "../source/byte-reader.js";
 
 /**
  * 7z archives. The nullifAI models were PyTorch checkpoints packed with 7z so that zip-only scanners saw nothing;
@@ -455,25 +463,6 @@ async function* decodeFolder(
     onError(new SevenZipError(`folder ${index} decodes to fewer bytes than declared`));
 }
 
-async function* guardedWithHandler(
-  first: IteratorResult<Uint8Array>,
-  rest: AsyncIterator<Uint8Array>,
-  guard: DecompressionGuard,
-  onError: (e: unknown) => void,
-): AsyncGenerator<Uint8Array> {
-  try {
-    for (let step = first; !step.done; step = await rest.next()) {
-      if (step.value.length === 0) continue;
-      guard.account(step.value.length);
-      yield step.value;
-    }
-  } catch (e) {
-    onError(e);
-  } finally {
-    await rest.return?.();
-  }
-}
-
 /** Absolute position and size of a folder's (single) packed stream. */
 function packRange(index: number, streams: StreamsInfo, dataStart: number): { start: number; size: number } {
   let stream = 0;
@@ -712,15 +701,16 @@ function hex(bytes: Uint8Array): string {
 
 /** Hands out consecutive slices of a chunk stream: one `take(n)` per member, then the next. */
 class ChunkCursor {
-  private pending: Uint8Array = new Uint8Array(0);
-  private done = false;
+  private readonly chunks: StreamChunks;
   /** Bytes the current take has not yet handed out. */
   leftInTake = 0;
 
-  constructor(private readonly source: AsyncIterator<Uint8Array>) {}
+  constructor(source: AsyncIterator<Uint8Array>) {
+    this.chunks = new StreamChunks({ [Symbol.asyncIterator]: () => source });
+  }
 
   get ended(): boolean {
-    return this.done && this.pending.length === 0;
+    return this.chunks.ended;
   }
 
   take(n: number): AsyncGenerator<Uint8Array> {
@@ -730,7 +720,7 @@ class ChunkCursor {
 
   private async *handOut(): AsyncGenerator<Uint8Array> {
     while (this.leftInTake > 0) {
-      const chunk = await this.next(this.leftInTake);
+      const chunk = await this.chunks.next(this.leftInTake);
       if (chunk.length === 0) {
         this.leftInTake = 0;
         return;
@@ -741,31 +731,11 @@ class ChunkCursor {
   }
 
   async discard(n: number): Promise<void> {
-    let left = n;
-    while (left > 0) {
-      const chunk = await this.next(left);
-      if (chunk.length === 0) break;
-      left -= chunk.length;
-    }
+    await this.chunks.skip(n);
     this.leftInTake = 0;
   }
 
-  async close(): Promise<void> {
-    await this.source.return?.();
-  }
-
-  private async next(max: number): Promise<Uint8Array> {
-    if (this.pending.length === 0) {
-      if (this.done) return this.pending;
-      const step = await this.source.next();
-      if (step.done) {
-        this.done = true;
-        return new Uint8Array(0);
-      }
-      this.pending = step.value;
-    }
-    const out = this.pending.subarray(0, max);
-    this.pending = this.pending.subarray(out.length);
-    return out;
+  close(): Promise<void> {
+    return this.chunks.close();
   }
 }

@@ -49,6 +49,16 @@ export class StreamChunks implements ChunkProvider {
     this.iterator = chunks[Symbol.asyncIterator]();
   }
 
+  /** True once the stream has ended and every byte was handed out. */
+  get ended(): boolean {
+    return this.done && this.pending.length === 0;
+  }
+
+  /** Stops the underlying stream (a decoder) early. */
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+
   async next(max: number): Promise<Uint8Array> {
     if (this.pending.length === 0) {
       if (this.done) return this.pending;

@@ -57,6 +57,8 @@ export class FakeHub {
   private readonly repos = new Map<string, RepoSpec>();
   hubUrl = "";
   storageUrl = "";
+  /** Optional wait before each answer (ms), so a test can keep scans running long enough to watch or kill them. */
+  delayMs = 0;
 
   addRepo(repo: RepoSpec): void {
     this.repos.set(`${repo.type ?? "model"}:${repo.id}`, repo);
@@ -83,7 +85,11 @@ export class FakeHub {
     );
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse, origin: "hub" | "storage"): void {
+  private handle(req: IncomingMessage, res: ServerResponse, origin: "hub" | "storage", delayed = false): void {
+    if (this.delayMs > 0 && !delayed) {
+      setTimeout(() => this.handle(req, res, origin, true), this.delayMs);
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://x");
     const record = {
       method: req.method ?? "GET",
