@@ -154,6 +154,15 @@ describe("HDF5 prefix reading", () => {
     expect(findSignature(new Uint8Array(4096))).toBe(-1);
   });
 
+  it("warns on a layer whose class name was damaged away (found by the property below)", async () => {
+    const copy = new Uint8Array(bytes);
+    copy[2780] = 32; // "class_name" → " lass_name": Keras refuses the layer, the Lambda it held must not vanish
+    copy[2885] = 32; // and the base64 of the bytecode no longer starts like a code object
+    const inventory = await inspect(new BufferSource(copy, "damaged.h5"));
+    expect(inventory.indicators.map((i) => i.id)).toContain("keras.invalid_config");
+    expect(judge(inventory, await loadClassifier()).severity).toBe(2);
+  });
+
   it("never throws or passes silently on damaged files", async () => {
     const classifier = await loadClassifier();
     await fc.assert(

@@ -113,6 +113,8 @@ class ConfigWalker {
     if (!isObject(value)) return;
     let trail = frame.trail;
     if (typeof value.class_name === "string") trail = this.visitKerasObject(value, key, trail);
+    // Keras refuses a layer without a class name; a damaged entry must not hide what it carried (a Lambda).
+    else if (key === "layers") this.invalid(`a layer at ${quote(trail || "the top")} has no "class_name"`);
     const entries = Object.entries(value);
     for (let i = entries.length - 1; i >= 0; i--) {
       const [k, v] = entries[i]!;
