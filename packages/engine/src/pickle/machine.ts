@@ -127,6 +127,8 @@ export interface PickleOptions {
 const TRUE: Value = { k: "bool", v: true };
 const FALSE: Value = { k: "bool", v: false };
 const HEAD_BYTES = 64;
+/** LONG1/LONG4 values up to this many bytes are decoded (8192-bit integers); longer ones are skipped. */
+const MAX_LONG_BYTES = 1024;
 const MAX_CALLS_KEPT = 3;
 const MAX_OFFSETS_KEPT = 8;
 const MAX_INDICATORS = 200;
@@ -593,8 +595,8 @@ class Machine {
           n = r.i32();
           this.checkLength(n, at, name);
         }
-        const { head } = this.payload(n, 64);
-        const v = n <= 64 ? decodeLong(head) : undefined;
+        const { head } = this.payload(n, MAX_LONG_BYTES);
+        const v = n <= MAX_LONG_BYTES ? decodeLong(head) : undefined;
         this.push(v === undefined ? opaque(`int of ${n} bytes`) : int(v));
         return v ?? n;
       }
