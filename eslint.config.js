@@ -18,6 +18,16 @@ export default tseslint.config(
     },
   },
   {
+    // The web UI: TanStack Router's documented way to redirect from a route guard is `throw redirect(...)`.
+    files: ["packages/web/**/*.{ts,tsx}"],
+    rules: {
+      "@typescript-eslint/only-throw-error": [
+        "error",
+        { allow: [{ from: "package", package: "@tanstack/router-core", name: "Redirect" }] },
+      ],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {

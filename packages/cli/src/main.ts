@@ -58,12 +58,33 @@ export async function main(argv: string[]): Promise<number> {
       await explainRule(global, options);
     });
 
+  program
+    .command("serve")
+    .description("run the service: API, web UI and (unless --no-worker) scan workers")
+    .option("--port <port>", "HTTP port, 0 for any free one (default: PORT or 8080)", port)
+    .option("--data-dir <dir>", "data folder (default: MODELVET_DATA_DIR or ./.modelvet)")
+    .option("--no-worker", "take requests only; `modelvet worker` processes run the scans")
+    .action(async (options: { port?: number; dataDir?: string; worker: boolean }) => {
+      // Loaded on demand: `modelvet scan` should not pay for the server's dependencies.
+      const { runServe } = await import("./serve-command.js");
+      exitCode = await runServe(options);
+    });
+  program
+    .command("worker")
+    .description("run scans from the shared job queue (PostgreSQL with DATABASE_URL, else the data folder)")
+    .option("--concurrency <n>", "scans run at once (default: MODELVET_CONCURRENCY or 2)", positiveInt)
+    .option("--data-dir <dir>", "data folder (default: MODELVET_DATA_DIR or ./.modelvet)")
+    .action(async (options: { concurrency?: number; dataDir?: string }) => {
+      const { runWorker } = await import("./serve-command.js");
+      exitCode = await runWorker(options);
+    });
+
   try {
     await program.parseAsync(argv);
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof ScanError || e instanceof RulesError || isFsError(e)) {
+    if (e instanceof ScanError || e instanceof RulesError || isFsError(e) || isServiceStartError(e)) {
       process.stderr.write(`modelvet: ${(e as Error).message}\n`);
       return 2;
     }
@@ -79,6 +100,21 @@ function collect(value: string, previous: string[]): string[] {
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive whole number");
+  return n;
+}
+
+/**
+ * Start-up failures of `serve`/`worker` (bad settings, database unreachable, port taken) carry a message a person
+ * can act on. Matched by name: importing the server's error class would load the server for every command.
+ */
+function isServiceStartError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return (e as Error)?.name === "StartupError" || code === "EADDRINUSE" || code === "EACCES";
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number (0-65535)");
   return n;
 }
 

@@ -1,0 +1,11 @@
+/**
+ * @modelvet/sdk — TypeScript client of the modelvet service (fetch-based, no dependencies).
+ *
+ *   const client = new Client({ domain: "http://localhost:8080", apiKey: process.env.MODELVET_API_KEY! });
+ */
+export { Client, type ClientOptions } from "./client.js";
+export { ModelvetError, ModelvetTimeoutError } from "./errors.js";
+export { normaliseDomain, SDK_VERSION } from "./http.js";
+export { FileScanJob, type GetStatusOptions } from "./job.js";
+export { ProjectHandle } from "./project.js";
+export type * from "./types.js";

@@ -1,0 +1,158 @@
+/**
+ * The objects of the modelvet HTTP API (docs/API.md), field for field as the server sends them (snake_case).
+ */
+
+export type Severity = 1 | 2 | 3;
+export type SeverityLabel = "Pass" | "Warning" | "Alert";
+export type ScanStatus = "queued" | "running" | "succeeded" | "failed";
+export type Sensitivity = "SECRET" | "PUBLIC";
+
+export interface Workspace {
+  workspace_id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface SeverityCounts {
+  pass: number;
+  warning: number;
+  alert: number;
+  unscanned: number;
+}
+
+export interface WorkspaceSummary extends Workspace {
+  projects: Array<{
+    project_id: string;
+    name: string;
+    description: string | null;
+    models: number;
+    models_by_severity: SeverityCounts;
+  }>;
+  integrations: Integration[];
+}
+
+export interface ApiKey {
+  key_id: string;
+  name: string;
+  /** Shown only in the answer that created it. */
+  api_key: string;
+}
+
+export interface IntegrationField {
+  name: string;
+  sensitivity: Sensitivity;
+  /** Present for PUBLIC fields only: SECRET values never leave the server. */
+  value?: string;
+}
+
+export interface Integration {
+  integration_id: string;
+  workspace_id: string;
+  name: string;
+  integration_type: "CUSTOM";
+  created_at: string;
+  fields: IntegrationField[];
+}
+
+export interface Project {
+  project_id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+  models_by_severity?: SeverityCounts;
+}
+
+export interface ModelConfig {
+  hugging_face: { model_uri: string; revision?: string };
+}
+
+export interface Model {
+  model_id: string;
+  project_id: string;
+  workspace_id: string;
+  name: string;
+  created_at: string;
+  integration_id: string | null;
+  model_config: { hugging_face: { model_uri: string; revision: string } };
+  latest_file_scan: FileScan | null;
+}
+
+export interface FileScan {
+  /** The same id as `job_id`: a file scan is its job. */
+  file_scan_id: string;
+  job_id: string;
+  model_id: string;
+  project_id: string;
+  workspace_id: string;
+  status: ScanStatus;
+  progress: { files_done: number; files_total: number; bytes_read: number };
+  /** On failure, a reason a person can act on (bad token, repo gone, limit reached). */
+  error: string | null;
+  ram_request_megabytes: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  severity: Severity | null;
+  severity_label: SeverityLabel | null;
+  rules_version: string | null;
+  rules_outdated: boolean;
+  /** The commit sha the revision resolved to. */
+  commit: string | null;
+  /** The full report: on `?verbose=true` and in lists of results. */
+  result?: ScanReport;
+}
+
+/** The engine's JSON report (README "JSON result"). */
+export interface ScanReport {
+  severity: Severity;
+  severity_label: SeverityLabel;
+  rules_version: string;
+  /** Only files with something to report; empty when nothing was found. */
+  file_security_reports: FileSecurityReport[];
+  scanned_files: Array<{ path: string; severity: Severity; formats: string[]; bytes_read: number; size: number }>;
+  stats: { files: number; bytes_total: number; bytes_read: number; duration_ms: number; [key: string]: number };
+}
+
+export interface FileSecurityReport {
+  path: string;
+  sha256: string;
+  size: number;
+  formats: string[];
+  severity: Severity;
+  unsafe_dependencies: UnsafeDependency[];
+  indicators: Array<Record<string, unknown>>;
+  errors: Array<Record<string, unknown>>;
+}
+
+export interface UnsafeDependency {
+  module: string;
+  name: string;
+  severity: Severity;
+  rule: string;
+  reason: string;
+  references: string[];
+  locations: Array<{ member?: string; offset?: number }>;
+  call?: string;
+}
+
+/**
+ * A file scan with its report flattened in: the scan's fields (`severity`, `severity_label`, `status`, …) plus the
+ * report's `file_security_reports`, `scanned_files` and `stats` (absent until the scan has succeeded), each once:
+ * the nested `result` is not repeated.
+ */
+export type FileScanResult = Omit<FileScan, "result"> &
+  Partial<Pick<ScanReport, "file_security_reports" | "scanned_files" | "stats">>;
+
+export interface RulesInfo {
+  version: string;
+  rules: number;
+  indicators: number;
+}
+
+export interface IntegrationVariable {
+  name: string;
+  /** "SECRET" or "PUBLIC"; the VARIABLE_SENSITIVITY_* spellings of other SDKs are accepted too. */
+  sensitivity: string;
+  value?: string;
+}

@@ -1,0 +1,77 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { hubSettingsFromEnv } from "@modelvet/engine";
+
+/** Everything the service reads from its environment, resolved once at start-up. */
+export interface ServiceConfig {
+  /** 0 picks a free port (tests). */
+  port: number;
+  host: string;
+  /** Folder for the SQLite file, the generated secret key file and the inventory cache. */
+  dataDir: string;
+  /** PostgreSQL connection string; unset means the embedded SQLite store and queue. */
+  databaseUrl?: string;
+  /** Base64 of 32 bytes; unset means a key file generated in `dataDir`. */
+  secretKey?: string;
+  bootstrapApiKey?: string;
+  /** The Hub every scan reads from (HF_ENDPOINT). */
+  hubEndpoint: string;
+  /** Scans one process runs at once. */
+  concurrency: number;
+  /** Heap limit of a scan's worker thread when the request names none. */
+  defaultRamMegabytes: number;
+  /** A scan running longer than this fails (and, on pg-boss, the job expires). */
+  jobTimeoutSeconds: number;
+  /** Embedded queue: how long a claimed job stays with its worker without a heartbeat. */
+  leaseMs: number;
+  /** How often an idle worker looks for jobs (it is also woken at once by jobs of its own process). */
+  pollMs: number;
+  /** pg-boss: how often expired jobs are retried (seconds). */
+  maintenanceSeconds: number;
+  /** Static web UI folder; served only when it exists. */
+  webDir: string;
+  /** false: no inventory cache. */
+  cacheDir: string | false;
+}
+
+/** A start-up failure a person can act on (bad setting, database unreachable); the CLI prints just its message. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+export function configFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<ServiceConfig> = {},
+): ServiceConfig {
+  const dataDir = resolve(overrides.dataDir ?? env.MODELVET_DATA_DIR ?? "./.modelvet");
+  const config: ServiceConfig = {
+    port: int(env.PORT, 8080, "PORT", 0),
+    host: env.HOST || "0.0.0.0",
+    dataDir,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.MODELVET_SECRET_KEY ? { secretKey: env.MODELVET_SECRET_KEY } : {}),
+    ...(env.MODELVET_BOOTSTRAP_API_KEY ? { bootstrapApiKey: env.MODELVET_BOOTSTRAP_API_KEY } : {}),
+    hubEndpoint: hubSettingsFromEnv(env).endpoint,
+    concurrency: int(env.MODELVET_CONCURRENCY, 2, "MODELVET_CONCURRENCY"),
+    defaultRamMegabytes: int(env.MODELVET_DEFAULT_RAM_MB, 2048, "MODELVET_DEFAULT_RAM_MB"),
+    // Range reads make scans of even large repos take seconds to minutes; with pg-boss (no heartbeat) this is also
+    // how long a job of a worker killed mid-scan waits before another worker takes it.
+    jobTimeoutSeconds: int(env.MODELVET_JOB_TIMEOUT_SECONDS, 900, "MODELVET_JOB_TIMEOUT_SECONDS"),
+    leaseMs: int(env.MODELVET_LEASE_MS, 30_000, "MODELVET_LEASE_MS"),
+    pollMs: int(env.MODELVET_POLL_MS, 1000, "MODELVET_POLL_MS"),
+    maintenanceSeconds: int(env.MODELVET_MAINTENANCE_SECONDS, 30, "MODELVET_MAINTENANCE_SECONDS"),
+    webDir: resolve(env.MODELVET_WEB_DIR ?? resolve(here, "../../web/dist")),
+    cacheDir: env.MODELVET_CACHE === "off" ? false : resolve(dataDir, "cache"),
+  };
+  return { ...config, ...overrides };
+}
+
+function int(value: string | undefined, fallback: number, name: string, min = 1): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new StartupError(`${name} must be a whole number of at least ${min}, not "${value}"`);
+  return n;
+}

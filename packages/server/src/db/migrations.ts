@@ -1,0 +1,111 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+
+/** The one set of migrations, for SQLite and PostgreSQL alike. Append new ones; never edit a shipped one. */
+const MIGRATIONS: Record<string, Migration> = {
+  "001_init": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("workspaces")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("api_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("workspace_id", "text", (c) => c.references("workspaces.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("key_hash", "text", (c) => c.notNull().unique())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("projects")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("workspace_id", "text", (c) => c.notNull().references("workspaces.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("description", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("projects_workspace").on("projects").column("workspace_id").execute();
+      await db.schema
+        .createTable("integrations")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("workspace_id", "text", (c) => c.notNull().references("workspaces.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("integration_type", "text", (c) => c.notNull())
+        .addColumn("fields", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("integrations_workspace").on("integrations").column("workspace_id").execute();
+      await db.schema
+        .createTable("models")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+        .addColumn("workspace_id", "text", (c) => c.notNull().references("workspaces.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("model_uri", "text", (c) => c.notNull())
+        .addColumn("revision", "text", (c) => c.notNull())
+        .addColumn("integration_id", "text", (c) => c.references("integrations.id"))
+        .addColumn("latest_file_scan_id", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("models_project").on("models").column("project_id").execute();
+      await db.schema
+        .createTable("file_scans")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("model_id", "text", (c) => c.notNull().references("models.id"))
+        .addColumn("project_id", "text", (c) => c.notNull())
+        .addColumn("workspace_id", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("files_done", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("files_total", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("bytes_read", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("error", "text")
+        .addColumn("ram_request_megabytes", "integer")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("started_at", "text")
+        .addColumn("finished_at", "text")
+        .addColumn("severity", "integer")
+        .addColumn("rules_version", "text")
+        .addColumn("commit_sha", "text")
+        .addColumn("result", "text")
+        .addColumn("worker", "text")
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex("file_scans_model").on("file_scans").columns(["model_id", "created_at"]).execute();
+      await db.schema
+        .createTable("file_scan_inventories")
+        .addColumn("file_scan_id", "text", (c) => c.primaryKey())
+        .addColumn("inventories", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("jobs")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("lease_owner", "text")
+        .addColumn("lease_expires_at", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("jobs_claim").on("jobs").columns(["state", "created_at"]).execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
+
+/** Brings the schema up to date; concurrent starters are serialised by Kysely's migration lock. */
+export async function migrate(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: "modelvet_migrations",
+    migrationLockTableName: "modelvet_migrations_lock",
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed)
+    throw new Error(
+      failed ? `migration ${failed.migrationName} failed: ${(error as Error)?.message}` : (error as Error)?.message,
+    );
+}

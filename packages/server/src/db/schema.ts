@@ -1,0 +1,102 @@
+/**
+ * The tables, in portable column types only (text ids, ISO text timestamps, JSON as text, integers), so one set
+ * of migrations and queries serves SQLite and PostgreSQL.
+ */
+export interface Database {
+  workspaces: WorkspaceTable;
+  api_keys: ApiKeyTable;
+  projects: ProjectTable;
+  integrations: IntegrationTable;
+  models: ModelTable;
+  file_scans: FileScanTable;
+  file_scan_inventories: InventoryTable;
+  jobs: JobTable;
+}
+
+export interface WorkspaceTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  /** null for an admin key. */
+  workspace_id: string | null;
+  name: string;
+  /** Hex SHA-256 of the key; the key itself is never stored. */
+  key_hash: string;
+  created_at: string;
+}
+
+export interface ProjectTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+
+export interface IntegrationTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  integration_type: string;
+  /** JSON: StoredField[] (SECRET values encrypted). */
+  fields: string;
+  created_at: string;
+}
+
+export interface ModelTable {
+  id: string;
+  project_id: string;
+  workspace_id: string;
+  name: string;
+  model_uri: string;
+  revision: string;
+  integration_id: string | null;
+  /** The newest file scan started for the model. */
+  latest_file_scan_id: string | null;
+  created_at: string;
+}
+
+export interface FileScanTable {
+  id: string;
+  model_id: string;
+  project_id: string;
+  workspace_id: string;
+  status: "queued" | "running" | "succeeded" | "failed";
+  files_done: number;
+  files_total: number;
+  /** bigint on PostgreSQL (comes back as a string there). */
+  bytes_read: number | string;
+  error: string | null;
+  ram_request_megabytes: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  severity: number | null;
+  rules_version: string | null;
+  commit_sha: string | null;
+  /** JSON: the engine's ScanReport. */
+  result: string | null;
+  /** Which worker ran the scan last (host:pid:slot); internal, not in the API. */
+  worker: string | null;
+  attempts: number;
+}
+
+export interface InventoryTable {
+  file_scan_id: string;
+  /** JSON: FileInventory[], kept so a new rules pack can re-judge without reading the model. */
+  inventories: string;
+}
+
+/** The embedded queue's durable jobs (pg-boss keeps its own tables). */
+export interface JobTable {
+  id: string;
+  state: "queued" | "active";
+  attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+}

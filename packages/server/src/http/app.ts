@@ -1,0 +1,77 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import fastifyStatic from "@fastify/static";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify from "fastify";
+import { sql } from "kysely";
+import type { Logger } from "pino";
+import { authHook } from "./auth.js";
+import { errorHandler, sendError } from "./errors.js";
+import { fileScanRoutes } from "./routes/file-scans.js";
+import { projectRoutes } from "./routes/projects.js";
+import { workspaceRoutes } from "./routes/workspaces.js";
+import type { Services } from "./services.js";
+
+export const API_PREFIX = "/api/v1";
+const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  services: Services;
+  logger: Logger;
+  /** The built web UI; served at `/` when the folder exists. */
+  webDir?: string;
+}
+
+/** The HTTP app: the API under /api/v1, OpenAPI at /openapi.json, docs at /docs, /healthz, and the web UI. */
+// The return type is inferred: it carries the TypeBox type provider and the pino logger type.
+export async function buildApp(options: AppOptions) {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: BODY_LIMIT,
+    // Reject (not silently drop) unknown fields, and never coerce types: `{"name": 5}` is an error.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler(errorHandler);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "modelvet API", version: "1", description: "Model registry and file scans (docs/API.md)." },
+      servers: [{ url: "/" }],
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+
+  app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  app.get("/healthz", { schema: { hide: true } }, async () => {
+    await sql`select 1`.execute(options.services.db);
+    return { status: "ok" };
+  });
+
+  await app.register(
+    async (api) => {
+      api.addHook("onRequest", authHook(options.services.db));
+      await api.register(workspaceRoutes, { services: options.services });
+      await api.register(projectRoutes, { services: options.services });
+      await api.register(fileScanRoutes, { services: options.services });
+    },
+    { prefix: API_PREFIX },
+  );
+
+  const webDir = options.webDir && existsSync(join(options.webDir, "index.html")) ? options.webDir : undefined;
+  if (webDir) await app.register(fastifyStatic, { root: webDir, prefix: "/" });
+  app.setNotFoundHandler((request, reply) => {
+    // The web UI routes on the client: any other GET page answers its index.html.
+    const path = request.url.split("?")[0] ?? "";
+    if (webDir && request.method === "GET" && !path.startsWith("/api/") && !path.startsWith("/docs"))
+      return reply.type("text/html").sendFile("index.html");
+    return sendError(reply, 404, `no route ${request.method} ${path}; see /docs`);
+  });
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

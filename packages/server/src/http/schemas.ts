@@ -1,0 +1,281 @@
+import { Type, type TSchema } from "typebox";
+
+/**
+ * The API's JSON schemas (docs/API.md). Requests reject unknown fields; responses are serialised through these
+ * schemas, so a field not declared here never reaches a client.
+ */
+
+const closed = { additionalProperties: false } as const;
+/** Engine report parts stay open: fields the engine adds later flow through (they hold no secrets). */
+const open = { additionalProperties: true } as const;
+
+export const Uuid = Type.String({ format: "uuid", description: "an id (UUID)" });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Timestamp = Type.String({ description: "ISO 8601" });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ErrorBody = Type.Object(
+  { error: Type.String(), message: Type.String({ description: "a sentence a person can act on" }) },
+  closed,
+);
+/** Every route may answer these. */
+export const errorResponses = { "4xx": ErrorBody, "5xx": ErrorBody };
+
+// --- Workspaces and keys ---
+
+export const Workspace = Type.Object({ workspace_id: Uuid, name: Type.String(), created_at: Timestamp }, closed);
+
+const SeverityCounts = Type.Object(
+  { pass: Type.Integer(), warning: Type.Integer(), alert: Type.Integer(), unscanned: Type.Integer() },
+  closed,
+);
+
+const Sensitivity = Type.Union([Type.Literal("SECRET"), Type.Literal("PUBLIC")]);
+
+export const Integration = Type.Object(
+  {
+    integration_id: Uuid,
+    workspace_id: Uuid,
+    name: Type.String(),
+    integration_type: Type.String(),
+    created_at: Timestamp,
+    fields: Type.Array(
+      Type.Object(
+        {
+          name: Type.String(),
+          sensitivity: Sensitivity,
+          value: Type.Optional(Type.String({ description: "PUBLIC fields only" })),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);
+
+export const WorkspaceSummary = Type.Object(
+  {
+    workspace_id: Uuid,
+    name: Type.String(),
+    created_at: Timestamp,
+    projects: Type.Array(
+      Type.Object(
+        {
+          project_id: Uuid,
+          name: Type.String(),
+          description: Type.String(),
+          models: Type.Integer(),
+          models_by_severity: SeverityCounts,
+        },
+        closed,
+      ),
+    ),
+    integrations: Type.Array(Integration),
+  },
+  closed,
+);
+
+export const CreateWorkspaceBody = Type.Object({ name: Name }, closed);
+export const CreateApiKeyBody = Type.Object({ name: Name }, closed);
+export const CreatedApiKey = Type.Object(
+  { key_id: Uuid, name: Type.String(), api_key: Type.String({ description: "shown only in this answer" }) },
+  closed,
+);
+
+export const CreateIntegrationBody = Type.Object(
+  {
+    name: Name,
+    integration_type: Type.Literal("CUSTOM"),
+    integration_schema: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9_.-]+$" }),
+          sensitivity: Sensitivity,
+          value: Type.String({ maxLength: 8192 }),
+        },
+        closed,
+      ),
+      { maxItems: 50 },
+    ),
+  },
+  closed,
+);
+
+// --- Projects and models ---
+
+export const Project = Type.Object(
+  {
+    project_id: Uuid,
+    workspace_id: Uuid,
+    name: Type.String(),
+    description: Type.String(),
+    created_at: Timestamp,
+    models_by_severity: Type.Optional(SeverityCounts),
+  },
+  closed,
+);
+
+export const CreateProjectBody = Type.Object(
+  { name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })), workspace_id: Uuid },
+  closed,
+);
+
+const ModelUri = Type.String({
+  pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$",
+  maxLength: 200,
+  description: "a Hugging Face model repo id: org/repo",
+});
+const Revision = Type.String({
+  pattern: "^[A-Za-z0-9_.][A-Za-z0-9_./-]*$",
+  maxLength: 200,
+  description: "branch, tag or commit sha",
+});
+
+export const RegisterModelBody = Type.Object(
+  {
+    name: Name,
+    model_config: Type.Object(
+      { hugging_face: Type.Object({ model_uri: ModelUri, revision: Type.Optional(Revision) }, closed) },
+      closed,
+    ),
+    integration_id: Type.Optional(Uuid),
+  },
+  closed,
+);
+
+// --- File scans ---
+
+const Location = Type.Object({ member: Type.Optional(Type.String()), offset: Type.Optional(Type.Integer()) }, open);
+
+const ScanReport = Type.Object(
+  {
+    severity: Type.Integer(),
+    severity_label: Type.String(),
+    rules_version: Type.String(),
+    file_security_reports: Type.Array(
+      Type.Object(
+        {
+          path: Type.String(),
+          sha256: Type.Optional(Type.String()),
+          size: Type.Number(),
+          formats: Type.Array(Type.String()),
+          severity: Type.Integer(),
+          unsafe_dependencies: Type.Array(
+            Type.Object(
+              {
+                module: Type.String(),
+                name: Type.String(),
+                severity: Type.Integer(),
+                rule: Type.String(),
+                reason: Type.String(),
+                references: Type.Array(Type.String()),
+                locations: Type.Array(Location),
+                call: Type.Optional(Type.String()),
+                normalized: Type.Optional(Type.String()),
+                via: Type.Optional(Type.String()),
+              },
+              open,
+            ),
+          ),
+          indicators: Type.Array(
+            Type.Object(
+              {
+                id: Type.String(),
+                severity: Type.Integer(),
+                message: Type.String(),
+                reason: Type.String(),
+                references: Type.Array(Type.String()),
+                locations: Type.Array(Location),
+              },
+              open,
+            ),
+          ),
+          errors: Type.Array(Type.String()),
+        },
+        open,
+      ),
+    ),
+    scanned_files: Type.Array(Type.Object({ path: Type.String(), severity: Type.Integer() }, open)),
+    stats: Type.Object({ files: Type.Integer(), bytes_total: Type.Number(), bytes_read: Type.Number() }, open),
+    targets: Type.Optional(Type.Array(Type.Object({ repo: Type.String(), commit: Type.String() }, open))),
+  },
+  { ...open, description: "the engine's JSON result (README)" },
+);
+
+export const FileScan = Type.Object(
+  {
+    file_scan_id: Uuid,
+    job_id: Uuid,
+    model_id: Uuid,
+    project_id: Uuid,
+    workspace_id: Uuid,
+    status: Type.Union([
+      Type.Literal("queued"),
+      Type.Literal("running"),
+      Type.Literal("succeeded"),
+      Type.Literal("failed"),
+    ]),
+    progress: Type.Object(
+      { files_done: Type.Integer(), files_total: Type.Integer(), bytes_read: Type.Number() },
+      closed,
+    ),
+    error: Nullable(Type.String()),
+    ram_request_megabytes: Nullable(Type.Integer()),
+    created_at: Timestamp,
+    started_at: Nullable(Timestamp),
+    finished_at: Nullable(Timestamp),
+    severity: Nullable(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)])),
+    severity_label: Nullable(Type.Union([Type.Literal("Pass"), Type.Literal("Warning"), Type.Literal("Alert")])),
+    rules_version: Nullable(Type.String()),
+    rules_outdated: Type.Boolean(),
+    commit: Nullable(Type.String()),
+    result: Type.Optional(ScanReport),
+  },
+  closed,
+);
+
+export const Model = Type.Object(
+  {
+    model_id: Uuid,
+    project_id: Uuid,
+    workspace_id: Uuid,
+    name: Type.String(),
+    created_at: Timestamp,
+    integration_id: Nullable(Uuid),
+    model_config: Type.Object(
+      { hugging_face: Type.Object({ model_uri: Type.String(), revision: Type.String() }, closed) },
+      closed,
+    ),
+    latest_file_scan: Nullable(FileScan),
+  },
+  closed,
+);
+
+export const StartScanBody = Type.Object(
+  {
+    model_id: Uuid,
+    project_id: Uuid,
+    ram_request_megabytes: Type.Optional(
+      Type.Integer({ minimum: 128, maximum: 65536, description: "heap limit of the scan's worker (MB)" }),
+    ),
+  },
+  closed,
+);
+
+export const VerboseQuery = Type.Object(
+  {
+    verbose: Type.Optional(
+      Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")]),
+    ),
+  },
+  closed,
+);
+
+export const Rules = Type.Object({ version: Type.String(), rules: Type.Integer(), indicators: Type.Integer() }, closed);
+
+export const params = {
+  workspace: Type.Object({ workspace_id: Uuid }, closed),
+  project: Type.Object({ project_id: Uuid }, closed),
+  model: Type.Object({ model_id: Uuid }, closed),
+  fileScan: Type.Object({ file_scan_id: Uuid }, closed),
+};

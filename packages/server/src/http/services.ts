@@ -1,0 +1,14 @@
+import type { Classifier } from "@modelvet/engine";
+import type { Kysely } from "kysely";
+import type { Database } from "../db/schema.js";
+import type { JobQueue } from "../jobs/queue.js";
+import type { SecretBox } from "../security/secret-box.js";
+
+/** What the routes use. */
+export interface Services {
+  db: Kysely<Database>;
+  box: SecretBox;
+  queue: JobQueue;
+  /** The current rules pack: stored results judged by another version are `rules_outdated`. */
+  classifier: Classifier;
+}

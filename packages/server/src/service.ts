@@ -1,0 +1,101 @@
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { loadClassifier } from "@modelvet/engine";
+import type { Logger } from "pino";
+import { StartupError, type ServiceConfig } from "./config.js";
+import { openDb, type Db } from "./db/connect.js";
+import { buildApp, type App } from "./http/app.js";
+import { EmbeddedQueue } from "./jobs/embedded-queue.js";
+import { PgBossQueue } from "./jobs/pgboss-queue.js";
+import type { JobQueue } from "./jobs/queue.js";
+import { ScanRunner } from "./jobs/scan-runner.js";
+import { SecretBox } from "./security/secret-box.js";
+import { countApiKeys, createApiKey } from "./store/workspaces.js";
+
+export interface Service {
+  app?: App;
+  db: Db;
+  queue: JobQueue;
+  /** The admin key generated at this start, if one was (printed once by the CLI). */
+  generatedAdminKey?: string;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  config: ServiceConfig;
+  logger: Logger;
+  /** Take HTTP requests. */
+  http: boolean;
+  /** Run scans in this process (`serve` without --no-worker, or `worker`). */
+  worker: boolean;
+}
+
+/** Opens the store and queue, and starts the API and/or the scan workers. Does not listen: see `listen`. */
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const { config, logger } = options;
+  const db = await openDb(config);
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  let queue: JobQueue | undefined;
+  try {
+    const box = SecretBox.load(config);
+    queue = await openQueue(config, db, owner, logger);
+    const generatedAdminKey = await bootstrapAdminKey(db, config);
+    const service: Service = {
+      db,
+      queue,
+      ...(generatedAdminKey ? { generatedAdminKey } : {}),
+      close: async () => {
+        await service.app?.close();
+        await queue?.stop();
+        await db.close();
+      },
+    };
+    if (options.worker) {
+      const runner = new ScanRunner({ ...config, db: db.kysely, box, log: logger, workerName: owner });
+      await queue.work(runner.handle, config.concurrency);
+    }
+    if (options.http) {
+      const classifier = await loadClassifier();
+      service.app = await buildApp({
+        services: { db: db.kysely, box, queue, classifier },
+        logger,
+        webDir: config.webDir,
+      });
+    }
+    return service;
+  } catch (e) {
+    await queue?.stop().catch(() => undefined);
+    await db.close();
+    throw e;
+  }
+}
+
+function openQueue(config: ServiceConfig, db: Db, owner: string, log: Logger): Promise<JobQueue> {
+  if (config.databaseUrl)
+    return PgBossQueue.open({
+      connectionString: config.databaseUrl,
+      // Longer than a scan may take (ScanRunner stops it at jobTimeoutSeconds), so only a dead worker's job expires.
+      expireInSeconds: config.jobTimeoutSeconds + Math.min(60, config.jobTimeoutSeconds),
+      maintenanceSeconds: config.maintenanceSeconds,
+      pollMs: config.pollMs,
+      log,
+    });
+  return Promise.resolve(new EmbeddedQueue(db.kysely, { owner, leaseMs: config.leaseMs, pollMs: config.pollMs, log }));
+}
+
+/**
+ * The first key: MODELVET_BOOTSTRAP_API_KEY when set, else a generated one (returned for printing once).
+ * Nothing happens once any key exists.
+ */
+async function bootstrapAdminKey(db: Db, config: ServiceConfig): Promise<string | undefined> {
+  if ((await countApiKeys(db.kysely)) > 0) return undefined;
+  if (config.bootstrapApiKey) {
+    if (config.bootstrapApiKey.length < 20)
+      throw new StartupError(
+        "MODELVET_BOOTSTRAP_API_KEY is too short to be a safe key: use at least 20 random characters",
+      );
+    await createApiKey(db.kysely, null, "bootstrap admin", config.bootstrapApiKey);
+    return undefined;
+  }
+  return (await createApiKey(db.kysely, null, "generated admin")).api_key;
+}

@@ -1,0 +1,35 @@
+/** Who is asking: an admin key sees every workspace, a workspace key only its own. */
+export interface Scope {
+  admin: boolean;
+  workspaceId: string | null;
+  keyId: string;
+}
+
+export function canSee(scope: Scope, workspaceId: string): boolean {
+  return scope.admin || scope.workspaceId === workspaceId;
+}
+
+/** Thrown for any id the caller may not see or that does not exist: both answer 404, indistinguishably. */
+export class NotFoundError extends Error {}
+
+/** A request that is well-formed but not allowed (a workspace key creating a workspace). */
+export class ForbiddenError extends Error {}
+
+/** A request that conflicts with the stored state (e.g. an integration of another workspace). */
+export class InvalidRequestError extends Error {}
+
+/** Most rows a list call returns: every list is bounded (the API has no paging yet; see README). */
+export const LIST_LIMIT = 1000;
+/** Most file scans a model's history returns (each carries its full result). */
+export const SCAN_LIST_LIMIT = 100;
+
+let last = 0;
+/** ISO 8601 now, strictly increasing within the process so "newest first" has no ties between quick calls. */
+export function now(): string {
+  last = Math.max(Date.now(), last + 1);
+  return new Date(last).toISOString();
+}
+
+export function toNumber(value: number | string | null | undefined): number {
+  return value === null || value === undefined ? 0 : Number(value);
+}

@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { ScanReport } from "@modelvet/engine";
+import type { Database, FileScanTable } from "../db/schema.js";
+import { canSee, InvalidRequestError, NotFoundError, now, SCAN_LIST_LIMIT, toNumber, type Scope } from "./common.js";
+import { getModelRow } from "./models.js";
+
+export type ScanStatus = FileScanTable["status"];
+
+export interface FileScan {
+  file_scan_id: string;
+  job_id: string;
+  model_id: string;
+  project_id: string;
+  workspace_id: string;
+  status: ScanStatus;
+  progress: { files_done: number; files_total: number; bytes_read: number };
+  error: string | null;
+  ram_request_megabytes: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  severity: 1 | 2 | 3 | null;
+  severity_label: "Pass" | "Warning" | "Alert" | null;
+  rules_version: string | null;
+  rules_outdated: boolean;
+  commit: string | null;
+  result?: ScanReport;
+}
+
+const LABELS = { 1: "Pass", 2: "Warning", 3: "Alert" } as const;
+
+type FileScanRow = Database["file_scans"];
+
+export function toFileScan(row: FileScanRow, rulesVersion: string, withResult: boolean): FileScan {
+  const severity = row.severity === 1 || row.severity === 2 || row.severity === 3 ? row.severity : null;
+  return {
+    file_scan_id: row.id,
+    job_id: row.id,
+    model_id: row.model_id,
+    project_id: row.project_id,
+    workspace_id: row.workspace_id,
+    status: row.status,
+    progress: { files_done: row.files_done, files_total: row.files_total, bytes_read: toNumber(row.bytes_read) },
+    error: row.error,
+    ram_request_megabytes: row.ram_request_megabytes,
+    created_at: row.created_at,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    severity,
+    severity_label: severity ? LABELS[severity] : null,
+    rules_version: row.rules_version,
+    rules_outdated: row.rules_version !== null && row.rules_version !== rulesVersion,
+    commit: row.commit_sha,
+    ...(withResult && row.result ? { result: JSON.parse(row.result) as ScanReport } : {}),
+  };
+}
+
+/** Records a queued scan and makes it the model's latest; the caller enqueues the job afterwards. */
+export async function createFileScan(
+  db: Kysely<Database>,
+  scope: Scope,
+  input: { model_id: string; project_id: string; ram_request_megabytes?: number | undefined },
+  rulesVersion: string,
+): Promise<FileScan> {
+  const model = await getModelRow(db, scope, input.model_id);
+  if (model.project_id !== input.project_id)
+    throw new InvalidRequestError(`model ${input.model_id} is not registered in project ${input.project_id}`);
+  const row: FileScanRow = {
+    id: randomUUID(),
+    model_id: model.id,
+    project_id: model.project_id,
+    workspace_id: model.workspace_id,
+    status: "queued",
+    files_done: 0,
+    files_total: 0,
+    bytes_read: 0,
+    error: null,
+    ram_request_megabytes: input.ram_request_megabytes ?? null,
+    created_at: now(),
+    started_at: null,
+    finished_at: null,
+    severity: null,
+    rules_version: null,
+    commit_sha: null,
+    result: null,
+    worker: null,
+    attempts: 0,
+  };
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto("file_scans").values(row).execute();
+    await trx.updateTable("models").set({ latest_file_scan_id: row.id }).where("id", "=", model.id).execute();
+  });
+  return toFileScan(row, rulesVersion, false);
+}
+
+export async function getFileScanRow(db: Kysely<Database>, scope: Scope, id: string): Promise<FileScanRow> {
+  const row = await db.selectFrom("file_scans").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row || !canSee(scope, row.workspace_id)) throw new NotFoundError(`file scan ${id} not found`);
+  return row;
+}
+
+export async function listFileScans(
+  db: Kysely<Database>,
+  scope: Scope,
+  modelId: string,
+  rulesVersion: string,
+): Promise<FileScan[]> {
+  await getModelRow(db, scope, modelId);
+  const rows = await db
+    .selectFrom("file_scans")
+    .selectAll()
+    .where("model_id", "=", modelId)
+    .orderBy("created_at", "desc")
+    .limit(SCAN_LIST_LIMIT)
+    .execute();
+  return rows.map((r) => toFileScan(r, rulesVersion, true));
+}
+
+/** Scans by id (for models' latest scans). */
+export async function fileScansByIds(
+  db: Kysely<Database>,
+  ids: string[],
+  rulesVersion: string,
+  withResult = false,
+): Promise<FileScan[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom("file_scans").selectAll().where("id", "in", ids).execute();
+  return rows.map((r) => toFileScan(r, rulesVersion, withResult));
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Database } from "../db/schema.js";
+import { canSee, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
+import { fileScansByIds, type FileScan } from "./file-scans.js";
+import { requireIntegration } from "./integrations.js";
+import { getProjectRow } from "./projects.js";
+
+export interface Model {
+  model_id: string;
+  project_id: string;
+  workspace_id: string;
+  name: string;
+  created_at: string;
+  integration_id: string | null;
+  model_config: { hugging_face: { model_uri: string; revision: string } };
+  latest_file_scan: FileScan | null;
+}
+
+export interface ModelInput {
+  name: string;
+  model_config: { hugging_face: { model_uri: string; revision?: string | undefined } };
+  integration_id?: string | undefined;
+}
+
+type ModelRow = Database["models"];
+
+function toModel(row: ModelRow, latest: FileScan | null): Model {
+  return {
+    model_id: row.id,
+    project_id: row.project_id,
+    workspace_id: row.workspace_id,
+    name: row.name,
+    created_at: row.created_at,
+    integration_id: row.integration_id,
+    model_config: { hugging_face: { model_uri: row.model_uri, revision: row.revision } },
+    latest_file_scan: latest,
+  };
+}
+
+export async function registerModel(
+  db: Kysely<Database>,
+  scope: Scope,
+  projectId: string,
+  input: ModelInput,
+): Promise<Model> {
+  const project = await getProjectRow(db, scope, projectId);
+  if (input.integration_id) await requireIntegration(db, scope, input.integration_id, project.workspace_id);
+  const row: ModelRow = {
+    id: randomUUID(),
+    project_id: project.id,
+    workspace_id: project.workspace_id,
+    name: input.name,
+    model_uri: input.model_config.hugging_face.model_uri,
+    revision: input.model_config.hugging_face.revision ?? "main",
+    integration_id: input.integration_id ?? null,
+    latest_file_scan_id: null,
+    created_at: now(),
+  };
+  await db.insertInto("models").values(row).execute();
+  return toModel(row, null);
+}
+
+export async function getModelRow(db: Kysely<Database>, scope: Scope, id: string): Promise<ModelRow> {
+  const row = await db.selectFrom("models").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row || !canSee(scope, row.workspace_id)) throw new NotFoundError(`model ${id} not found`);
+  return row;
+}
+
+export async function getModel(db: Kysely<Database>, scope: Scope, id: string, rulesVersion: string): Promise<Model> {
+  const row = await getModelRow(db, scope, id);
+  // One model: its latest scan comes with the full result (what the model page shows); lists leave it out.
+  const [latest] = row.latest_file_scan_id
+    ? await fileScansByIds(db, [row.latest_file_scan_id], rulesVersion, true)
+    : [];
+  return toModel(row, latest ?? null);
+}
+
+export async function listModels(
+  db: Kysely<Database>,
+  scope: Scope,
+  projectId: string,
+  rulesVersion: string,
+): Promise<Model[]> {
+  await getProjectRow(db, scope, projectId);
+  const rows = await db
+    .selectFrom("models")
+    .selectAll()
+    .where("project_id", "=", projectId)
+    .orderBy("created_at")
+    .limit(LIST_LIMIT)
+    .execute();
+  const ids = rows.flatMap((r) => (r.latest_file_scan_id ? [r.latest_file_scan_id] : []));
+  const scans = new Map((await fileScansByIds(db, ids, rulesVersion)).map((s) => [s.file_scan_id, s]));
+  return rows.map((r) => toModel(r, (r.latest_file_scan_id && scans.get(r.latest_file_scan_id)) || null));
+}
