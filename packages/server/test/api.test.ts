@@ -224,14 +224,23 @@ describe.each(stores)("service API on $name", ({ databaseUrl }) => {
       model_config: { hugging_face: { model_uri: "acme/payload", revision: "no-such-branch" } },
     });
     const reasons: string[] = [];
-    for (const model of [noToken, gone]) {
-      const started = await api("POST", "/file-scans", b.apiKey, {
-        model_id: model.body.model_id,
-        project_id: b.projectId,
-      });
-      const done = await waitForScan(started.body.file_scan_id as string, b.apiKey);
-      expect(done.status).toBe("failed");
-      reasons.push(String(done.error));
+    // The operator's own token must never stand in for a model without an integration (one workspace could
+    // otherwise read private repos through it): the server process holds the repo's valid token meanwhile.
+    const operatorToken = process.env.HF_TOKEN;
+    process.env.HF_TOKEN = HUB_TOKEN;
+    try {
+      for (const model of [noToken, gone]) {
+        const started = await api("POST", "/file-scans", b.apiKey, {
+          model_id: model.body.model_id,
+          project_id: b.projectId,
+        });
+        const done = await waitForScan(started.body.file_scan_id as string, b.apiKey);
+        expect(done.status).toBe("failed");
+        reasons.push(String(done.error));
+      }
+    } finally {
+      if (operatorToken === undefined) delete process.env.HF_TOKEN;
+      else process.env.HF_TOKEN = operatorToken;
     }
     expect(reasons[0]).toMatch(/acme\/private.*401.*integration holding a HUGGINGFACE_API_TOKEN/);
     expect(reasons[1]).toMatch(/not found \(HTTP 404\)/);
