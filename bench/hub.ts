@@ -24,6 +24,7 @@ for (const phase of ["cold", "cached"]) {
   const t = performance.now();
   const report = await scanTargets(["hf://bench/big"], { hub: { endpoint: hub.hubUrl }, cacheDir });
   const ms = performance.now() - t;
+  const cold = phase === "cold";
   console.log(
     JSON.stringify({
       case: `Hub repo with a 3 GiB checkpoint (${phase})`,
@@ -32,6 +33,10 @@ for (const phase of ["cold", "cached"]) {
       requests: hub.stats.requests.length,
       wall_ms: Math.round(ms),
       cached_files: report.stats.cached_files,
+      goal: cold ? "Alert, at most 1 MiB transferred" : "nothing read but the listing",
+      met: cold
+        ? report.severity === 3 && hub.stats.bytesSent <= 1024 * 1024
+        : hub.stats.requests.every((r) => r.url.startsWith("/api/")),
     }),
   );
 }

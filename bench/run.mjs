@@ -81,6 +81,8 @@ print(n, (time.perf_counter() - t) * 1000)
     modelvet_mb_per_s: +(size / 1e6 / (ours.ms / 1000)).toFixed(1),
     speedup: +(genops.ms / ours.ms).toFixed(2),
     modelvet_peak_rss_mb: ours.rss_mb,
+    goal: "at least 3x faster than genops",
+    met: genops.ms / ours.ms >= 3,
   });
 }
 
@@ -118,6 +120,8 @@ function bigBytes() {
     bytes_read: ours.bytes_read,
     peak_rss_mb: ours.rss_mb,
     severity: ours.severity,
+    goal: "peak memory at most 200 MB",
+    met: ours.rss_mb <= 200,
   });
 }
 
@@ -144,6 +148,8 @@ async function checkpoint3g() {
       cat_ms: Math.round(catMs),
       fraction_of_cat_time: +(ours.ms / catMs).toFixed(4),
       severity: ours.severity,
+      goal: "at most 1 MiB read, under a fifth of cat's time",
+      met: ours.bytes_read <= MiB && ours.ms < catMs / 5,
     });
   }
 }
@@ -268,6 +274,8 @@ function safetensors3g() {
     bytes_read: ours.bytes_read,
     modelvet_ms: Math.round(ours.ms),
     severity: ours.severity,
+    goal: "kilobytes read",
+    met: ours.bytes_read < 64 * 1024,
   });
 }
 
@@ -332,7 +340,16 @@ function gguf3g(vocab) {
     bytes_read: ours.bytes_read,
     modelvet_ms: Math.round(ours.ms),
     severity: ours.severity,
+    // A GGUF vocabulary is an array of length-prefixed strings with no total size: its lengths must be walked.
+    goal: vocab ? "only the metadata section read" : "kilobytes read",
+    met: vocab ? ours.bytes_read < head.length + 128 * 1024 : ours.bytes_read < 64 * 1024,
   });
+}
+
+// ---- 8. The service: status-call latency under concurrent load while scans run ------------------------------------
+function service() {
+  const r = run(process.execPath, ["--import", "tsx", join(here, "service.ts")]);
+  for (const line of r.stdout.trim().split("\n")) if (line.startsWith("{")) record(JSON.parse(line));
 }
 
 const cases = {
@@ -347,6 +364,7 @@ const cases = {
     gguf3g(0);
     gguf3g(32000);
   },
+  service,
 };
 const only = process.argv.slice(2);
 for (const [name, fn] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) await fn();
@@ -360,8 +378,13 @@ writeFileSync(join(here, "RESULTS.md"), renderMarkdown(machine, results));
 console.log(`wrote bench/RESULTS.md (${results.length} cases)`);
 
 function renderMarkdown(machine, rows) {
+  const goals = rows.filter((r) => r.goal !== undefined);
   const lines = [
     "# Benchmark results",
+    "",
+    "| case | goal | met |",
+    "|---|---|---|",
+    ...goals.map((r) => `| ${r.case} | ${r.goal} | ${r.met ? "yes" : "**no**"} |`),
     "",
     `Machine: ${machine}.`,
     `Date: ${new Date().toISOString().slice(0, 10)}. Command: \`npm run bench\` (all cases in one run; inputs generated under bench/work/).`,
