@@ -103,26 +103,58 @@ export interface FileScan {
   result?: ScanReport;
 }
 
-/** The engine's JSON report (README "JSON result"). */
+/** Where a finding sits: a container member and a byte offset. */
+export interface Location {
+  member?: string;
+  offset?: number;
+}
+
+/** The engine's JSON report (README "JSON result shape"). */
 export interface ScanReport {
   severity: Severity;
   severity_label: SeverityLabel;
   rules_version: string;
   /** Only files with something to report; empty when nothing was found. */
   file_security_reports: FileSecurityReport[];
-  scanned_files: Array<{ path: string; severity: Severity; formats: string[]; bytes_read: number; size: number }>;
-  stats: { files: number; bytes_total: number; bytes_read: number; duration_ms: number; [key: string]: number };
+  scanned_files: ScannedFile[];
+  stats: { files: number; bytes_total: number; bytes_read: number; duration_ms: number; cached_files?: number };
+  /** Hub repositories scanned, each pinned to a commit. */
+  targets?: Array<{
+    input: string;
+    repo: string;
+    repo_type: string;
+    revision: string;
+    commit: string;
+    endpoint: string;
+    files: number;
+  }>;
+}
+
+export interface ScannedFile {
+  path: string;
+  severity: Severity;
+  formats: string[];
+  bytes_read: number;
+  size: number;
+  cached?: boolean;
+  /** The Hub's own verdict on the file, next to ours. */
+  hub_verdict?: {
+    level?: "innocuous" | "suspicious" | "dangerous";
+    severity?: Severity;
+    safe?: boolean;
+    agrees: boolean;
+  };
 }
 
 export interface FileSecurityReport {
   path: string;
-  sha256: string;
+  sha256?: string;
   size: number;
   formats: string[];
   severity: Severity;
   unsafe_dependencies: UnsafeDependency[];
-  indicators: Array<Record<string, unknown>>;
-  errors: Array<Record<string, unknown>>;
+  indicators: IndicatorFinding[];
+  errors: string[];
 }
 
 export interface UnsafeDependency {
@@ -132,8 +164,23 @@ export interface UnsafeDependency {
   rule: string;
   reason: string;
   references: string[];
-  locations: Array<{ member?: string; offset?: number }>;
+  locations: Location[];
+  /** What would run, rendered from constants: `posix.system('echo hi')`. */
   call?: string;
+  /** Canonical spelling when the file uses another one (`__builtin__.eval` → `builtins.eval`). */
+  normalized?: string;
+  /** How a computed reference was reached (`builtins.getattr`). */
+  via?: string;
+}
+
+/** A finding that is not an import: a truncated stream, a Lambda layer, a template injection… */
+export interface IndicatorFinding {
+  id: string;
+  severity: Severity;
+  message: string;
+  reason: string;
+  references: string[];
+  locations: Location[];
 }
 
 /**

@@ -87,7 +87,7 @@ export class MockApi {
         integration_id: randomUUID(),
         workspace_id: workspaceId,
         name: String(body.name),
-        integration_type: "CUSTOM",
+        integration_type: "CUSTOM" as const,
         created_at: now(),
         fields: schema.map((f) => ({ name: f.name, sensitivity: f.sensitivity })),
         secrets: Object.fromEntries(schema.map((f) => [f.name, f.value])),
