@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ const SHA = "a".repeat(40);
 const OLD_SHA = "b".repeat(40);
 const PRIVATE_SHA = "c".repeat(40);
 const BIG_SHA = "d".repeat(40);
+const FORMATS_SHA = "9".repeat(40);
 
 beforeAll(async () => {
   await hub.start();
@@ -66,6 +67,28 @@ beforeAll(async () => {
       [BIG_SHA]: [
         sparseFile("pytorch_model.bin", checkpoint.size, checkpoint.segments),
         smallFile("config.json", Buffer.from("{}")),
+      ],
+    },
+  });
+});
+
+beforeAll(() => {
+  // Formats read remotely: a GGUF whose chat template injects, clean GGUF and safetensors files (LFS-backed like
+  // a real repo), and the repo-level files: a tokenizer_config.json template, an auto_map config, Python beside them.
+  const formats = join(import.meta.dirname, "fixtures", "formats");
+  hub.addRepo({
+    id: "acme/formats",
+    refs: { main: FORMATS_SHA },
+    commits: {
+      [FORMATS_SHA]: [
+        smallFile("model.gguf", readFileSync(join(formats, "gguf", "ssti_obfuscated.gguf")), { lfs: true }),
+        smallFile("chat.gguf", readFileSync(join(formats, "gguf", "llama3_chat.gguf")), { lfs: true }),
+        smallFile("model.safetensors", readFileSync(join(formats, "safetensors", "pt_metadata.safetensors")), {
+          lfs: true,
+        }),
+        smallFile("tokenizer_config.json", readFileSync(join(formats, "remote", "tokenizer_config.json"))),
+        smallFile("config.json", readFileSync(join(formats, "remote", "config.json"))),
+        smallFile("modeling_my.py", readFileSync(join(formats, "remote", "modeling_my.py"))),
       ],
     },
   });
@@ -190,6 +213,23 @@ describe("scanning a Hub repo", () => {
     expect(second.severity).toBe(first.severity);
     expect(hub.stats.requests.every((r) => r.url.startsWith("/api/"))).toBe(true);
     expect(second.file_security_reports).toEqual(first.file_security_reports);
+  });
+});
+
+describe("header-only formats over the Hub", () => {
+  it("judges GGUF chat templates and safetensors headers read remotely", async () => {
+    const report = await scan(["hf://acme/formats"]);
+    const bySuffix = (suffix: string) => report.scanned_files.find((f) => f.path.endsWith(suffix))!;
+    expect(bySuffix("/model.gguf")).toMatchObject({ severity: 3, formats: ["gguf"] });
+    expect(bySuffix("/chat.gguf")).toMatchObject({ severity: 1, formats: ["gguf"] });
+    expect(bySuffix("/model.safetensors")).toMatchObject({ severity: 1, formats: ["safetensors"] });
+    const findings = report.file_security_reports.find((f) => f.path.endsWith("/model.gguf"))!.indicators;
+    expect(findings.some((i) => i.id.startsWith("gguf.chat_template.") && i.severity === 3)).toBe(true);
+    const ids = (suffix: string): string[] =>
+      report.file_security_reports.find((f) => f.path.endsWith(suffix))?.indicators.map((i) => i.id) ?? [];
+    expect(bySuffix("/tokenizer_config.json").severity).toBe(3);
+    expect(ids("/config.json")).toContain("remote_code.auto_map");
+    expect(ids("/modeling_my.py")).toContain("remote_code.python_file");
   });
 });
 
