@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { analyzeTemplate } from "../src/formats/jinja.js";
-import { FIXTURES, SHARED, scanFile, concatBytes } from "./helpers.js";
+import { FIXTURES, SHARED, scanFile, concatBytes, tempFolder } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "gguf");
 const TEMPLATES = join(FIXTURES, "formats", "templates");
@@ -123,13 +122,7 @@ describe("gguf", () => {
   });
 
   describe("a multi-GB sparse file", () => {
-    let dir: string;
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), "modelvet-gguf-"));
-    });
-    afterAll(async () => {
-      await rm(dir, { recursive: true, force: true });
-    });
+    const folder = tempFolder("gguf");
 
     it("is judged from its KV section after reading only kilobytes", async () => {
       const template = readFileSync(join(TEMPLATES, "llama3.jinja"), "utf8");
@@ -140,7 +133,7 @@ describe("gguf", () => {
         ["tokenizer.chat_template", str(template)],
       ]);
       const size = 5 * 1024 ** 3;
-      const path = join(dir, "big.gguf");
+      const path = join(folder(), "big.gguf");
       const file = await open(path, "w");
       await file.write(head, 0, head.length, 0);
       await file.truncate(size);

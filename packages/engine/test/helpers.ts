@@ -1,4 +1,7 @@
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { afterAll, beforeAll } from "vitest";
 import { join } from "node:path";
 import {
   ByteReader,
@@ -65,4 +68,16 @@ export async function scanFile(
   } finally {
     await source.close();
   }
+}
+
+/** A temporary folder for the enclosing describe block, removed after it: `const dir = tempFolder("x"); dir()`. */
+export function tempFolder(prefix: string): () => string {
+  let dir = "";
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `modelvet-${prefix}-`));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }

@@ -1,14 +1,13 @@
 import { readFileSync } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { inspect } from "../src/scan.js";
 import { BufferSource, FileSource } from "../src/source/byte-source.js";
 import { leavesModelFolder, onnxFormat, sniffOnnx } from "../src/formats/onnx.js";
 import { DEFAULT_SCAN_LIMITS, InspectContext, probe } from "../src/inspect.js";
 import type { FileInventory } from "../src/inventory.js";
-import { FIXTURES, SHARED, scanFile, concatBytes } from "./helpers.js";
+import { FIXTURES, SHARED, scanFile, concatBytes, tempFolder } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "onnx");
 const scan = scanFile;
@@ -94,13 +93,7 @@ describe("onnx", () => {
   });
 
   describe("a large model", () => {
-    let dir: string;
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), "modelvet-onnx-"));
-    });
-    afterAll(async () => {
-      await rm(dir, { recursive: true, force: true });
-    });
+    const folder = tempFolder("onnx");
 
     it("seeks past raw_data instead of reading it", async () => {
       // plain.onnx with a 3 GB raw_data initializer appended to its graph (sparse on disk).
@@ -111,7 +104,7 @@ describe("onnx", () => {
       const initializerHead = concat([tag(5, 2), varint(tensorLength), tensorHead]);
       const graphExtra = initializerHead.length + rawLength;
       const model = concat([tag(7, 2), varint(graphExtra), initializerHead]);
-      const path = join(dir, "big.onnx");
+      const path = join(folder(), "big.onnx");
       const file = await open(path, "w");
       await file.write(plain, 0, plain.length, 0);
       await file.write(model, 0, model.length, plain.length);

@@ -1,11 +1,10 @@
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { inspect } from "../src/scan.js";
 import { BufferSource } from "../src/source/byte-source.js";
 import { sniffSafetensors } from "../src/formats/safetensors.js";
-import { FIXTURES, SHARED, scanFile } from "./helpers.js";
+import { FIXTURES, SHARED, scanFile, tempFolder } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "safetensors");
 const scan = scanFile;
@@ -68,13 +67,7 @@ describe("safetensors", () => {
   });
 
   describe("a multi-GB sparse file", () => {
-    let dir: string;
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), "modelvet-st-"));
-    });
-    afterAll(async () => {
-      await rm(dir, { recursive: true, force: true });
-    });
+    const folder = tempFolder("st");
 
     it("is Pass after reading only kilobytes", async () => {
       const elements = 1_300_000_000; // 5.2 GB of F32
@@ -84,7 +77,7 @@ describe("safetensors", () => {
       };
       const head = header(json);
       const size = head.length + elements * 4;
-      const path = join(dir, "big.safetensors");
+      const path = join(folder(), "big.safetensors");
       const file = await open(path, "w");
       await file.write(head, 0, head.length, 0);
       await file.truncate(size);
