@@ -133,7 +133,8 @@ describe.skipIf(!ready)("web UI end to end (real server, test Hub, Chromium)", (
     expect(text).toContain("os.system('echo modelvet-test')");
     expect(text).toContain("deny-os");
     await panel.getByRole("link", { name: "https://docs.python.org/3/library/os.html" }).waitFor();
-    await expect(page.locator(".latest-line").textContent()).resolves.toContain("Alert");
+    // The header badge comes from the model query, refreshed when the scan ends: wait for it.
+    await expect.poll(() => page.locator(".latest-line").textContent(), { timeout: 10_000 }).toContain("Alert");
     await screenshots(page, "model-file-scan-alert");
   });
 
@@ -152,26 +153,30 @@ describe.skipIf(!ready)("web UI end to end (real server, test Hub, Chromium)", (
   });
 
   it("counts the models by latest severity in the registry, project and workspace", async () => {
+    const POLL = { timeout: 10_000, interval: 100 };
     const { page } = browser;
     const trail = page.getByRole("navigation", { name: "Breadcrumb" });
     await trail.getByRole("link", { name: "Model Registry" }).click();
     const rows = page.getByRole("region", { name: "Models table" }).getByRole("row");
     await page.getByRole("rowheader", { name: "payload" }).waitFor();
-    await expect(rows.filter({ hasText: "payload" }).textContent()).resolves.toContain("Alert");
-    await expect(rows.filter({ hasText: "acme/benign" }).textContent()).resolves.toContain("Pass");
+    // The list may first show cached rows and refresh them a moment later: wait for the fresh values.
+    await expect.poll(() => rows.filter({ hasText: "payload" }).textContent(), POLL).toContain("Alert");
+    await expect.poll(() => rows.filter({ hasText: "acme/benign" }).textContent(), POLL).toContain("Pass");
     await screenshots(page, "model-registry");
 
     await page.getByRole("navigation", { name: "Project" }).getByRole("link", { name: "Overview" }).click();
     const counts = page.getByRole("list", { name: "Models by latest File Scan severity" });
-    await expect(counts.getByRole("listitem").filter({ hasText: "Alert" }).textContent()).resolves.toMatch(/^1/);
-    await expect(counts.getByRole("listitem").filter({ hasText: "Pass" }).textContent()).resolves.toMatch(/^1/);
+    await expect
+      .poll(() => counts.getByRole("listitem").filter({ hasText: "Alert" }).textContent(), POLL)
+      .toMatch(/^1/);
+    await expect.poll(() => counts.getByRole("listitem").filter({ hasText: "Pass" }).textContent(), POLL).toMatch(/^1/);
     await screenshots(page, "project-overview");
 
     await trail.getByRole("link", { name: "Security review" }).click();
     await page.getByRole("heading", { level: 1, name: "Security review" }).waitFor();
     const project = page.getByRole("row").filter({ hasText: "Vision models" });
     // Models, Alert, Warning, Pass, Not scanned.
-    await expect(project.getByRole("cell").allTextContents()).resolves.toEqual(["2", "1", "0", "1", "0"]);
+    await expect.poll(() => project.getByRole("cell").allTextContents(), POLL).toEqual(["2", "1", "0", "1", "0"]);
     await screenshots(page, "workspace-summary");
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Workspaces" }).click();
