@@ -11,6 +11,7 @@ import { chatTemplateJsonFormat, jinjaFileFormat } from "./jinja.js";
 import { remoteCodeConfigFormat } from "./remote-code.js";
 import { hdf5Format, kerasConfigFormat } from "./keras.js";
 import { kerasMetadataFormat, savedModelFormat } from "./savedmodel.js";
+import { yamlFormat } from "./yaml.js";
 import type { FormatHandler } from "./types.js";
 
 /** Every format the scanner knows, in the order they are tried. A file may match several (polyglots). */
@@ -30,5 +31,6 @@ export const FORMATS: readonly FormatHandler[] = [
   kerasConfigFormat,
   savedModelFormat,
   kerasMetadataFormat,
+  yamlFormat,
   pickleFormat,
 ];

@@ -1,0 +1,90 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { FIXTURES, scanFile } from "./helpers.js";
+import { BufferSource, inspect, judge, loadClassifier } from "../src/index.js";
+
+const DIR = join(FIXTURES, "formats", "yaml");
+
+/** The dotted names a report judged, with their severity. */
+function judged(report: Awaited<ReturnType<typeof scanFile>>["report"]): Record<string, number> {
+  return Object.fromEntries(
+    report.unsafe_dependencies.map((d) => [d.name ? `${d.module}.${d.name}` : d.module, d.severity]),
+  );
+}
+
+describe("YAML python tags", () => {
+  it.each([
+    ["apply_os_system.yaml", "os.system"],
+    ["hparams_nested.yaml", "subprocess.check_output"],
+    ["tag_directive.yaml", "posix.system"],
+    ["primary_handle.yaml", "builtins.eval"],
+    ["verbatim.yml", "builtins.exec"],
+    ["module.yaml", "os"],
+    ["second_document.yaml", "os.popen"],
+    ["tag_on_key.yaml", "os.system"],
+  ])("%s: the callable %s is judged like a pickle global (Alert)", async (file, name) => {
+    const { report, inventory } = await scanFile(join(DIR, "malicious", file));
+    expect(inventory.formats).toContain("yaml");
+    expect(report.severity).toBe(3);
+    expect(judged(report)[name]).toBe(3);
+    const dep = report.unsafe_dependencies.find((d) => (d.name ? `${d.module}.${d.name}` : d.module) === name)!;
+    expect(dep.call).toMatch(/^!!python\/(object|name|module)/);
+    expect(inventory.imports.every((i) => i.opcode === "yaml-tag")).toBe(true);
+  });
+
+  it("a file that does not parse is a Warning, and the python tags in its text are still judged", async () => {
+    const broken = await scanFile(join(DIR, "malicious", "invalid_with_tag.yaml"));
+    expect(broken.ids).toContain("yaml.invalid");
+    expect(judged(broken.report)["os.system"]).toBe(3);
+    expect(broken.report.severity).toBe(3);
+    const plain = await scanFile(join(DIR, "suspicious", "invalid.yaml"));
+    expect(plain.ids).toEqual(["yaml.invalid"]);
+    expect(plain.report.severity).toBe(2);
+  });
+
+  it("an unknown callable is a Warning, as the same pickle global would be", async () => {
+    const { report } = await scanFile(join(DIR, "suspicious", "unknown_callable.yaml"));
+    expect(report.severity).toBe(2);
+    expect(judged(report)["mylib.helpers.run"]).toBe(2);
+    const classifier = await loadClassifier();
+    expect(classifier.classify("mylib.helpers", "run").severity).toBe(2);
+  });
+
+  it("nesting beyond the limit is a Warning naming it; an unknown python tag is a Warning", async () => {
+    const deep = await scanFile(join(DIR, "suspicious", "deep.yaml"));
+    expect(deep.report.severity).toBe(2);
+    expect(deep.messages.join("\n")).toMatch(/nested deeper than 1000/);
+    const unknown = await scanFile(join(DIR, "suspicious", "unknown_python_tag.yaml"));
+    expect(unknown.ids).toEqual(["yaml.unknown_python_tag"]);
+  });
+
+  it.each(["hparams.yaml", "safe_dump.yml", "config.yaml", "laughs.yaml"])(
+    "benign %s passes (allowed tags judged as allowed, aliases never expanded)",
+    async (file) => {
+      const started = Date.now();
+      const { report, inventory } = await scanFile(join(DIR, "benign", file));
+      expect(inventory.formats).toEqual(["yaml"]);
+      expect(report.severity).toBe(1);
+      expect(Date.now() - started).toBeLessThan(5000);
+    },
+  );
+
+  it("reads the allowed tags of a real hparams.yaml as imports", async () => {
+    const { inventory } = await scanFile(join(DIR, "benign", "hparams.yaml"));
+    expect(inventory.imports.map((i) => `${i.module}.${i.name}`).sort()).toEqual([
+      "argparse.Namespace",
+      "collections.OrderedDict",
+    ]);
+  });
+
+  it("recognises YAML by a leading directive whatever the name, and ignores other text", async () => {
+    const classifier = await loadClassifier();
+    const text = "%YAML 1.1\n---\nx: !!python/object/apply:os.system [id]\n";
+    const named = await inspect(new BufferSource(new TextEncoder().encode(text), "settings.cfg"));
+    expect(judge(named, classifier).severity).toBe(3);
+    const other = await inspect(
+      new BufferSource(new TextEncoder().encode("x: !!python/object/apply:os.system [id]\n"), "notes.md"),
+    );
+    expect(other.formats).not.toContain("yaml");
+  });
+});
