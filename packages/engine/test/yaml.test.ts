@@ -88,3 +88,69 @@ describe("YAML python tags", () => {
     expect(other.formats).not.toContain("yaml");
   });
 });
+
+describe("YAML and templates inside archives", () => {
+  it("are recognised by their member names (a tar of a Lightning run folder)", async () => {
+    const { ustar } = await import("./containers-helpers.js");
+    const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+    const tar = ustar([
+      { name: "run/hparams.yaml", data: encode("lr: 0.1\ncb: !!python/object/apply:os.system [id]\n") },
+      { name: "run/prompt.template", data: encode("{{ cycler.__init__.__globals__.os.popen('id') }}") },
+      { name: "run/notes.md", data: encode("cb: !!python/object/apply:os.system [id]\n") },
+    ]);
+    const classifier = await loadClassifier();
+    const inventory = await inspect(new BufferSource(tar, "run.tar"));
+    const report = judge(inventory, classifier);
+    expect(report.severity).toBe(3);
+    expect(inventory.imports.map((i) => [i.member, `${i.module}.${i.name}`])).toEqual([
+      ["run/hparams.yaml", "os.system"],
+    ]);
+    expect(inventory.indicators.filter((i) => i.id === "template.gadget").map((i) => i.member)).toEqual([
+      "run/prompt.template",
+    ]);
+  });
+});
+
+describe("hostile YAML", () => {
+  it("mutated fixtures never throw, and a python tag left intact is always judged", async () => {
+    const { readFileSync } = await import("node:fs");
+    const base = readFileSync(join(DIR, "malicious", "hparams_nested.yaml"), "utf8");
+    const intact = base.slice(0, base.indexOf(" [[curl"));
+    const classifier = await loadClassifier();
+    let seed = 7;
+    const random = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const noise = ["[", "]", "{", "}", "&a ", "*a", "!!", "%TAG ! tag:x\n", ":", "- ", "\t", '"', "'", "\n  "];
+    let intactRounds = 0;
+    for (let round = 0; round < 200; round++) {
+      let text = base;
+      for (let k = 0; k < 4; k++) {
+        const at = random(text.length);
+        text = text.slice(0, at) + noise[random(noise.length)]! + text.slice(at + random(3));
+      }
+      const inventory = await inspect(new BufferSource(new TextEncoder().encode(text), "hparams.yaml"));
+      const report = judge(inventory, classifier);
+      // With everything up to the tag intact, the tag is a tag (whatever follows): parsed, or found in the raw
+      // text of a file that no longer parses. Mutations before it may rightly turn it into part of a string.
+      if (text.startsWith(intact)) {
+        intactRounds++;
+        expect(report.severity, text).toBe(3);
+      } else expect(report.severity, text).toBeGreaterThanOrEqual(1);
+    }
+    expect(intactRounds).toBeGreaterThan(20);
+  });
+
+  it("stays bounded on long lines, many aliases and many documents", async () => {
+    const classifier = await loadClassifier();
+    const cases = [
+      `a: ${"x".repeat(4_000_000)}\n`,
+      `a: &a [1]\n${Array.from({ length: 50_000 }, (_, i) => `k${i}: *a`).join("\n")}\n`,
+      Array.from({ length: 20_000 }, (_, i) => `--- ${i}`).join("\n"),
+    ];
+    for (const text of cases) {
+      const started = Date.now();
+      const report = judge(await inspect(new BufferSource(new TextEncoder().encode(text), "x.yaml")), classifier);
+      expect(report.severity).toBeLessThanOrEqual(2);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  });
+});
