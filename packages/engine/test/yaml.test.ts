@@ -118,13 +118,21 @@ describe("hostile YAML", () => {
     const intact = base.slice(0, base.indexOf(" [[curl"));
     const classifier = await loadClassifier();
     let seed = 7;
-    const random = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    // mulberry32: a deterministic generator exact in 32-bit integer arithmetic
+    const random = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
     const noise = ["[", "]", "{", "}", "&a ", "*a", "!!", "%TAG ! tag:x\n", ":", "- ", "\t", '"', "'", "\n  "];
     let intactRounds = 0;
     for (let round = 0; round < 200; round++) {
       let text = base;
       for (let k = 0; k < 4; k++) {
-        const at = random(text.length);
+        // Every other round damages only what follows the tag.
+        const from = round % 2 === 0 ? intact.length : 0;
+        const at = from + random(text.length - from);
         text = text.slice(0, at) + noise[random(noise.length)]! + text.slice(at + random(3));
       }
       const inventory = await inspect(new BufferSource(new TextEncoder().encode(text), "hparams.yaml"));
