@@ -147,6 +147,17 @@ describe("hostile YAML", () => {
     expect(intactRounds).toBeGreaterThan(20);
   });
 
+  it("reads UTF-16 files with a byte-order mark, as PyYAML does", async () => {
+    const classifier = await loadClassifier();
+    const text = "x: !!python/object/apply:os.system [id]\n";
+    const le = new Uint8Array([0xff, 0xfe, ...Buffer.from(text, "utf16le")]);
+    const be = new Uint8Array([0xfe, 0xff, ...Buffer.from(text, "utf16le").swap16()]);
+    for (const bytes of [le, be]) {
+      const report = judge(await inspect(new BufferSource(bytes, "config.yaml")), classifier);
+      expect(report.unsafe_dependencies.map((d) => `${d.module}.${d.name}`)).toEqual(["os.system"]);
+    }
+  });
+
   it("stays bounded on long lines, many aliases and many documents", async () => {
     const classifier = await loadClassifier();
     const cases = [

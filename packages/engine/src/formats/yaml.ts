@@ -61,7 +61,7 @@ export const yamlFormat: FormatHandler = {
   async inspect(source: ByteSource, ctx: InspectContext, probe: Probe): Promise<boolean> {
     if (!/\.ya?ml$/i.test(sourceName(ctx)) && !startsWithDirective(probe.head)) return false;
     const length = Math.min(source.size, MAX_YAML_BYTES);
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(await source.read(0, length));
+    const text = decodeYaml(await source.read(0, length));
     if (source.size > MAX_YAML_BYTES) {
       ctx.indicate(
         "scan.limit",
@@ -237,6 +237,13 @@ function startsWithDirective(head: Uint8Array): boolean {
   const start = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
   const text = new TextDecoder("latin1").decode(head.subarray(start, start + 6));
   return text.startsWith("%YAML ") || text.startsWith("%TAG ");
+}
+
+/** PyYAML reads UTF-8, and UTF-16 when the stream starts with its byte-order mark. */
+function decodeYaml(bytes: Uint8Array): string {
+  const encoding =
+    bytes[0] === 0xff && bytes[1] === 0xfe ? "utf-16le" : bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : "utf-8";
+  return new TextDecoder(encoding, { fatal: false }).decode(bytes);
 }
 
 function decodeURIComponentSafe(text: string): string {
