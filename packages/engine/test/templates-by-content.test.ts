@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FIXTURES, scanFile } from "./helpers.js";
 import { BufferSource, inspect, judge, loadClassifier } from "../src/index.js";
+import { analyzeTemplate } from "../src/formats/jinja.js";
 
 const DIR = join(FIXTURES, "formats", "by-content");
 const TEMPLATES = join(FIXTURES, "formats", "templates");
@@ -65,5 +66,22 @@ describe("Jinja templates judged by content", () => {
     const binary = new TextEncoder().encode(`\0\0${payload}`);
     const inventory = await inspect(new BufferSource(binary, "template"));
     expect(inventory.indicators.filter((i) => i.id.startsWith("template."))).toEqual([]);
+  });
+});
+
+describe("dunder names built without writing them", () => {
+  it.each([
+    "{{ x['_'*2 ~ 'class' ~ '_'*2] }}",
+    "{{ x[2*'_' ~ 'class' ~ '__'] }}",
+    "{% set c = dict(__class__=1)|list|first %}{{ x[c] }}",
+    "{{ x|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+    "{{ x|attr(['_','_','class','_','_']|join) }}",
+    "{{ x['__cla' 'ss__'] }}",
+  ])("%s reaches __class__", (template) => {
+    expect(analyzeTemplate(template).map((f) => `${f.kind}:${f.name}`)).toContain("dunder:__class__");
+  });
+
+  it("ordinary repetition and keyword arguments are not findings", () => {
+    expect(analyzeTemplate("{{ '-' * 80 }}{% set ns = namespace(found=false) %}{{ ns.found }}")).toEqual([]);
   });
 });
