@@ -18,6 +18,7 @@ import {
   type TorchScriptSource,
   type TorchZipLayout,
 } from "../formats/pytorch.js";
+import { packageMemberKind, reportPackageSource, torchPackageRoots } from "../formats/torch-package.js";
 
 /**
  * A ZIP reader as lenient as the loaders that open model files, so that nothing a loader would run escapes the
@@ -138,6 +139,7 @@ class ZipReader {
   private readonly entries: ZipEntry[] = [];
   private readonly maxEntries: number;
   private layout: TorchZipLayout | undefined;
+  private packageRoots = new Set<string>();
   /** Absolute offset of the central directory that was read: listed entries end before it. */
   private directoryStart: number | undefined;
   private readonly sources: TorchScriptSource[] = [];
@@ -519,6 +521,8 @@ class ZipReader {
     this.layout = torchZipLayout(names);
     if (this.layout?.checkpoint) this.ctx.addFormat("pytorch");
     if (this.layout?.torchScript) this.ctx.addFormat("torchscript");
+    this.packageRoots = torchPackageRoots(names);
+    if (this.packageRoots.size > 0) this.ctx.addFormat("torch-package");
     const files = names.filter((n) => !n.endsWith("/"));
     if (files.length > 0 && files.every((n) => n.endsWith(".npy"))) this.ctx.addFormat("npz");
   }
@@ -566,8 +570,15 @@ class ZipReader {
       return;
     }
     const path = this.memberPath(entry.name);
+    const packageKind = packageMemberKind(entry.name, this.packageRoots);
+    if (packageKind === "source") {
+      const { bytes, truncated } = await this.readBounded(entry, data, ZIP_LIMITS.maxSourceBytes);
+      reportPackageSource(this.ctx, path, new TextDecoder("utf-8").decode(bytes), truncated);
+      return;
+    }
+    if (packageKind === "metadata") return; // text records torch.package reads as text
     if (this.layout && isTorchScriptSource(entry.name, this.layout)) return this.collectSource(entry, data, path);
-    if (this.layout && isTorchStorage(entry.name, this.layout)) {
+    if ((this.layout && isTorchStorage(entry.name, this.layout)) || packageKind === "storage") {
       const head = await this.memberHead(entry, data, STORAGE_SNIFF_BYTES);
       if (!storageMayHoldCode(head)) return; // raw tensor bytes: never read
       if (entry.method === 0 && !startsWithContainerMagic(head) && !(await this.storageRunsCode(data, path))) return;

@@ -3,6 +3,7 @@ import type { ByteSource } from "../source/byte-source.js";
 import type { InspectContext } from "../inspect.js";
 import type { FormatHandler, Probe } from "./types.js";
 import { MAX_TEMPLATE_CHARS, reportTemplate } from "./jinja.js";
+import { reportEmbeddedTemplate } from "./template-content.js";
 
 /**
  * GGUF (llama.cpp) v1–v3: magic `GGUF`, u32 version, tensor count, KV count, then typed key/value pairs, tensor
@@ -136,6 +137,7 @@ class GgufWalker {
     await this.need(4, `type of ${key}`);
     const type = this.reader.u32();
     if (isTemplateKey(key)) await this.templateValue(key, type);
+    else if (type === T.STRING) await this.stringValue(key);
     else await this.skipValue(type, key, 0);
   }
 
@@ -162,6 +164,21 @@ class GgufWalker {
     // Only dropped bytes make a template "too large"; byte and character counts differ for non-ASCII text.
     const original = length > kept ? length : text.length;
     reportTemplate(this.ctx, text, { prefix: "gguf.chat_template", label }, at, original);
+  }
+
+  /**
+   * Any other string value. Loaders collect every string of the metadata, and a renderer can be pointed at any
+   * key (a renamed template variant, a tool reading its own key), so a string with template syntax is judged by
+   * its content.
+   */
+  private async stringValue(key: string): Promise<void> {
+    const at = this.reader.offset;
+    const length = await this.count(`length of ${key}`);
+    this.checkFits(length, key);
+    const kept = Math.min(length, MAX_TEMPLATE_CHARS);
+    const text = await this.text(kept, key);
+    await this.skip(length - kept, key);
+    reportEmbeddedTemplate(this.ctx, text, `GGUF key ${key}`, at);
   }
 
   private async skipValue(type: number, key: string, depth: number): Promise<void> {

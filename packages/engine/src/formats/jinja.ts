@@ -402,6 +402,8 @@ class AstWalker {
       case "StringLiteral":
       case "BinaryExpression":
         return this.inspectConstant(node);
+      case "KeywordArgumentExpression":
+        return this.inspectKeyword(node);
     }
   }
 
@@ -409,6 +411,13 @@ class AstWalker {
   private inspectConstant(node: AstNode): void {
     const folded = foldString(node, 0);
     const dunder = folded !== undefined ? dunderIn(folded) : undefined;
+    if (dunder) this.report("dunder", dunder);
+  }
+
+  /** `dict(__class__=1)|first` spells a dunder through a keyword name; no template needs one. */
+  private inspectKeyword(node: AstNode): void {
+    const key = identifierName(node["key"]);
+    const dunder = key !== undefined ? dunderIn(key) : undefined;
     if (dunder) this.report("dunder", dunder);
   }
 
@@ -464,6 +473,7 @@ function foldString(node: AstNode, depth: number): string | undefined {
   if (node.type === "StringLiteral") return typeof node["value"] === "string" ? node["value"] : undefined;
   if (node.type === "BinaryExpression") {
     const op = (node["operator"] as { value?: string } | undefined)?.value;
+    if (op === "*") return foldRepeat(node, depth);
     if (op !== "~" && op !== "+") return undefined;
     const left = isNode(node["left"]) ? foldString(node["left"], depth + 1) : undefined;
     const right = isNode(node["right"]) ? foldString(node["right"], depth + 1) : undefined;
@@ -475,6 +485,18 @@ function foldString(node: AstNode, depth: number): string | undefined {
   }
   if (node.type === "FilterExpression") return foldFilter(node, depth);
   return undefined;
+}
+
+/** `'_' * 2`: a short string repeated a small constant number of times. */
+function foldRepeat(node: AstNode, depth: number): string | undefined {
+  const [text, count] =
+    isNode(node["left"]) && node["left"].type === "IntegerLiteral"
+      ? [node["right"], node["left"]]
+      : [node["left"], node["right"]];
+  const times = isNode(count) && count.type === "IntegerLiteral" ? Number(count["value"]) : NaN;
+  const value = isNode(text) ? foldString(text, depth + 1) : undefined;
+  if (value === undefined || !Number.isInteger(times) || times < 0 || times * value.length > 256) return undefined;
+  return value.repeat(times);
 }
 
 /** `'__CLASS__'|lower`, `['__cl','ass__']|join`, `'__ssalc__'|reverse`: applies the filter to the constant. */

@@ -11,6 +11,8 @@ import { chatTemplateJsonFormat, jinjaFileFormat } from "./jinja.js";
 import { remoteCodeConfigFormat } from "./remote-code.js";
 import { hdf5Format, kerasConfigFormat } from "./keras.js";
 import { kerasMetadataFormat, savedModelFormat } from "./savedmodel.js";
+import { yamlFormat } from "./yaml.js";
+import { jsonTemplateFormat, textTemplateFormat } from "./template-content.js";
 import type { FormatHandler } from "./types.js";
 
 /** Every format the scanner knows, in the order they are tried. A file may match several (polyglots). */
@@ -26,9 +28,12 @@ export const FORMATS: readonly FormatHandler[] = [
   remoteCodeConfigFormat,
   chatTemplateJsonFormat,
   jinjaFileFormat,
+  jsonTemplateFormat,
+  textTemplateFormat,
   hdf5Format,
   kerasConfigFormat,
   savedModelFormat,
   kerasMetadataFormat,
+  yamlFormat,
   pickleFormat,
 ];
