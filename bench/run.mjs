@@ -3,15 +3,27 @@
 // and writes bench/RESULTS.md and bench/results.json. Run with `npm run bench` (builds first).
 // Reference timings need Debian's /usr/bin/python3 (standard library only).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync, existsSync, openSync, writeSync, closeSync, ftruncateSync, statSync } from "node:fs";
+import {
+  mkdirSync,
+  writeFileSync,
+  existsSync,
+  openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
+  statSync,
+  readFileSync,
+} from "node:fs";
 import { cpus, totalmem, platform, release } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as ratios from "./ratios.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const work = join(here, "work");
 mkdirSync(work, { recursive: true });
 const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+const modelvet = join(here, "..", "packages", "cli", "bin", "modelvet.js");
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
@@ -352,7 +364,15 @@ function service() {
   for (const line of r.stdout.trim().split("\n")) if (line.startsWith("{")) record(JSON.parse(line));
 }
 
+const context = { python, modelvet, work, run, record, measure, best, writeSparse };
 const cases = {
+  startup: () => ratios.startup(context),
+  manySmallPickles: () => ratios.manySmallPickles(context),
+  checkpointRatio: async () => {
+    await ratios.checkpointRatio(context, 0.5);
+    await ratios.checkpointRatio(context, 3);
+  },
+  denseDicts: () => ratios.denseDicts(context),
   opcodeDense,
   bigBytes,
   checkpoint3g,
@@ -366,10 +386,33 @@ const cases = {
   },
   service,
 };
-const only = process.argv.slice(2);
-for (const [name, fn] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) await fn();
+const args = process.argv.slice(2);
+const check = args.includes("--check");
+// `--check` runs the ratio cases (or the named ones) and compares them with the committed results; it writes nothing.
+const only = args.filter((a) => a !== "--check");
+const RATIO_CASES = ["startup", "manySmallPickles", "checkpointRatio", "denseDicts"];
+const selected = only.length > 0 ? only : check ? RATIO_CASES : Object.keys(cases);
+for (const name of selected) {
+  if (!cases[name]) throw new Error(`unknown case ${name}; cases: ${Object.keys(cases).join(", ")}`);
+  await cases[name]();
+}
+
+if (check) {
+  const committed = JSON.parse(readFileSync(join(here, "results.json"), "utf8")).results;
+  const failures = ratios.regressions(committed, results);
+  for (const f of failures) console.error(`regressed: ${f}`);
+  console.log(failures.length ? `${failures.length} ratio(s) regressed by more than 25 %` : "no ratio regressed");
+  process.exit(failures.length ? 1 : 0);
+}
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
+// Cases not run this time keep their committed rows, so a partial run does not drop figures.
+if (only.length > 0 && existsSync(join(here, "results.json"))) {
+  const kept = JSON.parse(readFileSync(join(here, "results.json"), "utf8")).results.filter(
+    (old) => !results.some((r) => r.case === old.case),
+  );
+  results.unshift(...kept);
+}
 writeFileSync(
   join(here, "results.json"),
   JSON.stringify({ machine, date: new Date().toISOString(), results }, null, 2) + "\n",
@@ -388,7 +431,10 @@ function renderMarkdown(machine, rows) {
     "",
     `Machine: ${machine}.`,
     `Date: ${new Date().toISOString().slice(0, 10)}. Command: \`npm run bench\` (all cases in one run; inputs generated under bench/work/).`,
-    "Times are wall-clock inside the measuring process (Node or Python start-up excluded), best of 3 where repeated.",
+    "Cases with a `reference` row are whole processes (start-up included), the median of 5 runs interleaved with",
+    "the reference command in the same run; CPU time, wall time and peak RSS from getrusage(RUSAGE_CHILDREN).",
+    "Other times are wall-clock inside the measuring process (start-up excluded), best of 3 where repeated.",
+    "`npm run bench -- --check` re-runs the ratio cases and fails when one is more than 25 % worse than committed.",
     "",
   ];
   for (const row of rows) {

@@ -1,4 +1,12 @@
 #!/usr/bin/env node
-import { main } from "../dist/main.js";
-
-process.exitCode = await main(process.argv);
+// `--version` is answered here, before the command-line parser and the engine load: a script that checks the
+// version on every run should pay no more than Node's own start-up.
+const [, , ...args] = process.argv;
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  const { readFileSync } = await import("node:fs");
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+  process.stdout.write(`${pkg.version}\n`);
+} else {
+  const { main } = await import("../dist/main.js");
+  process.exitCode = await main(process.argv);
+}

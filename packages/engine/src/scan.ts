@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat, opendir, stat } from "node:fs/promises";
+import { createReadStream, type Dirent } from "node:fs";
+import { opendir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InventoryCache } from "./cache.js";
 import { remoteCodeFindings } from "./formats/remote-code.js";
@@ -20,7 +20,7 @@ import { Classifier } from "./policy/classify.js";
 import { judge } from "./policy/judge.js";
 import { loadBuiltinPack, withUserRules, SEVERITY_LABELS, type RulesPack, type Severity } from "./policy/rules.js";
 import type { FileSecurityReport, HubVerdict, ScanReport, ScannedFile, ScanTarget } from "./report/types.js";
-import { CachingSource, FileSource, type ByteSource } from "./source/byte-source.js";
+import { BufferSource, CachingSource, FileSource, readSmallFile, type ByteSource } from "./source/byte-source.js";
 
 export class ScanError extends Error {}
 
@@ -58,9 +58,17 @@ interface WorkItem {
   size: number;
   open(): Promise<ByteSource>;
   /** Content key (`sha256:…`, `git:…`), computed lazily for local files (hashing reads them: `bytesRead`). */
-  key(): Promise<{ key?: string; bytesRead: number }>;
+  key(): Promise<ContentKey>;
   sha256?: string;
   hub?: HubSecurity;
+}
+
+interface ContentKey {
+  key?: string;
+  /** Bytes read to compute the key. */
+  bytesRead: number;
+  /** False when scanning again costs less than a cache lookup (a small local file already in memory). */
+  cacheable?: boolean;
 }
 
 /** Local files up to this size are hashed so their inventory can be cached; larger ones are rescanned (cheaply). */
@@ -161,10 +169,9 @@ async function scanItem(
   limits: Partial<ScanLimits> | undefined,
   cache: InventoryCache | undefined,
 ): Promise<{ inventory: FileInventory; cached: boolean }> {
-  const keyed: { key?: string; bytesRead: number } = cache
-    ? await item.key().catch(() => ({ bytesRead: 0 }))
-    : { bytesRead: 0 };
+  const keyed: ContentKey = cache ? await item.key().catch(() => ({ bytesRead: 0 })) : { bytesRead: 0 };
   const key = keyed.key;
+  if (keyed.cacheable === false) cache = undefined;
   if (cache && key) {
     const stored = await cache.get(key);
     if (stored) return { inventory: { ...stored, path: item.path, bytes_read: keyed.bytesRead }, cached: true };
@@ -239,17 +246,33 @@ async function collectWork(
 
 function localItem(path: string): WorkItem {
   let size = 0;
+  // A small file is read once, whole, and both hashed and scanned from memory; a larger one is read as needed.
+  let small: Uint8Array | undefined | null = null;
+  const loadSmall = (): Uint8Array | undefined => {
+    if (small === null) {
+      small = readSmallFile(path);
+      if (small) size = small.length;
+    }
+    return small;
+  };
   return {
     path,
     get size() {
       return size;
     },
     open: async () => {
+      const bytes = loadSmall();
+      if (bytes) return new BufferSource(bytes, path);
       const source = await FileSource.open(path);
       size = source.size;
       return source;
     },
     key: async () => {
+      const bytes = loadSmall();
+      if (bytes) {
+        const digest = createHash("sha256").update(bytes).digest("hex");
+        return { key: `sha256:${digest}`, bytesRead: bytes.length, cacheable: false };
+      }
       const info = await stat(path);
       size = info.size;
       if (info.size > LOCAL_HASH_LIMIT) return { bytesRead: 0 };
@@ -394,21 +417,20 @@ async function walk(root: string, out: string[], maxFiles: number): Promise<void
   const pending = [root];
   while (pending.length > 0) {
     const dir = pending.pop()!;
-    const names: string[] = [];
+    const entries: Dirent[] = [];
     try {
-      for await (const entry of await opendir(dir)) names.push(entry.name);
+      // The listing's own entry types: no stat per file (Node stats by itself where the file system gives none).
+      for await (const entry of await opendir(dir)) entries.push(entry);
     } catch (e) {
       throw new ScanError(`cannot list ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    names.sort();
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirs: string[] = [];
-    for (const name of names) {
-      const full = join(dir, name);
-      const info = await lstat(full).catch(() => undefined);
-      if (!info) continue;
-      if (info.isDirectory()) subdirs.push(full);
-      else if (info.isFile()) out.push(full);
-      else if (info.isSymbolicLink()) {
+    for (const entry of entries) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) subdirs.push(full);
+      else if (entry.isFile()) out.push(full);
+      else if (entry.isSymbolicLink()) {
         const target = await stat(full).catch(() => undefined);
         if (target?.isFile()) out.push(full);
       }

@@ -1,4 +1,4 @@
-import { File as Hdf5File, type DataObjects } from "jsfive";
+import type { DataObjects } from "jsfive";
 import type { ByteSource } from "../source/byte-source.js";
 
 /**
@@ -61,11 +61,13 @@ export async function readRootAttributes(
   const available = source.size - base;
   const sizes = [...prefixes.filter((n) => n < Math.min(available, maxBytes)), Math.min(available, maxBytes)];
   let lastError = "";
+  // Loaded on the first HDF5 file: every other scan skips the parser.
+  const { File: Hdf5File } = await import("jsfive");
   for (const size of sizes) {
     const whole = size === available;
     const buffer = toArrayBuffer(await source.read(base, size));
     const last = size === sizes[sizes.length - 1];
-    const parsed = parseRoot(buffer, base, last);
+    const parsed = parseRoot(Hdf5File, buffer, base, last);
     if (typeof parsed !== "string") {
       if (last || accept(parsed)) return { ok: true, root: parsed };
       continue;
@@ -90,7 +92,12 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 }
 
 /** Parses the superblock and root object header and decodes each attribute message; a string says why not. */
-function parseRoot(buffer: ArrayBuffer, base: number, last: boolean): RootAttributes | string {
+function parseRoot(
+  Hdf5File: typeof import("jsfive").File,
+  buffer: ArrayBuffer,
+  base: number,
+  last: boolean,
+): RootAttributes | string {
   // jsfive reports unsupported attribute datatypes with console.warn; the finding is ours to report.
   const warn = console.warn;
   console.warn = () => undefined;

@@ -1,4 +1,16 @@
-import { listFiles, modelInfo, HubApiError, type ListFileEntry } from "@huggingface/hub";
+import type { ListFileEntry } from "@huggingface/hub";
+
+type HubLibrary = typeof import("@huggingface/hub");
+let hubLibrary: HubLibrary | undefined;
+/** The Hub client library, loaded on the first Hub call: scans of local files never pay for it. */
+async function loadHubLibrary(): Promise<HubLibrary> {
+  hubLibrary ??= await import("@huggingface/hub");
+  return hubLibrary;
+}
+/** True for the library's HTTP errors (no such error exists before the library is loaded). */
+function isHubApiError(e: unknown): e is InstanceType<HubLibrary["HubApiError"]> {
+  return hubLibrary !== undefined && e instanceof hubLibrary.HubApiError;
+}
 import type { HubTarget } from "./target.js";
 
 /** Where the Hub is and who we are: the standard HF_ENDPOINT and HF_TOKEN, or explicit values. */
@@ -59,6 +71,7 @@ export class HubClient {
   /** The commit sha a branch, tag or sha names. */
   async resolveRevision(target: HubTarget): Promise<string> {
     if (target.repoType !== "model") return this.resolveOther(target);
+    const { modelInfo } = await loadHubLibrary();
     try {
       const info = await modelInfo({
         name: target.repo,
@@ -79,6 +92,7 @@ export class HubClient {
   /** Every file under the target's path at `sha`, following the listing's pagination. */
   async listFiles(target: HubTarget, sha: string, maxFiles = 100_000): Promise<HubFile[]> {
     const files: HubFile[] = [];
+    const { listFiles } = await loadHubLibrary();
     try {
       const entries = listFiles({
         repo: { type: target.repoType, name: target.repo },
@@ -97,7 +111,7 @@ export class HubClient {
       }
     } catch (e) {
       // A path that is a file, not a folder: the tree endpoint answers 404; list its parent and pick it.
-      if (e instanceof HubApiError && e.statusCode === 404 && target.path && files.length === 0)
+      if (isHubApiError(e) && e.statusCode === 404 && target.path && files.length === 0)
         return this.listSingleFile(target, sha);
       throw this.explain(e, target);
     }
@@ -123,7 +137,7 @@ export class HubClient {
   private async resolveOther(target: HubTarget): Promise<string> {
     const url = `${this.settings.endpoint}/api/${target.repoType}s/${target.repo}/revision/${encodeURIComponent(target.revision)}`;
     const response = await this.fetch(url);
-    if (!response.ok) throw this.explain(new HubApiError(url, response.status), target);
+    if (!response.ok) throw this.explain(new (await loadHubLibrary()).HubApiError(url, response.status), target);
     const body = (await response.json()) as { sha?: string };
     if (!body.sha)
       throw new HubAccessError(`${label(target)}: the Hub did not return a commit for revision ${target.revision}`);
@@ -133,7 +147,7 @@ export class HubClient {
   private explain(e: unknown, target: HubTarget): Error {
     if (e instanceof HubAccessError) return e;
     const where = label(target);
-    if (e instanceof HubApiError) {
+    if (isHubApiError(e)) {
       const tokenHint = this.settings.token
         ? "the token given has no access to it"
         : "set HF_TOKEN (or --token) if it is private or gated";

@@ -8,6 +8,8 @@ export interface ChunkProvider {
   skip(n: number): Promise<number>;
   /** True when skipped bytes are never fetched (a random-access source). */
   readonly seekable: boolean;
+  /** Bytes left, when known: a reader of a small window needs no full-size buffer. */
+  readonly remaining?: number;
 }
 
 /** Reads [from, to) of a ByteSource; skipping moves the cursor without reading. */
@@ -21,6 +23,10 @@ export class SourceWindow implements ChunkProvider {
     private readonly to = source.size,
   ) {
     this.pos = from;
+  }
+
+  get remaining(): number {
+    return Math.max(0, this.to - this.pos);
   }
 
   async next(max: number): Promise<Uint8Array> {
@@ -96,7 +102,7 @@ const SKIP_CHUNK = 64 * 1024;
  * only when the buffer runs low do they await `fill`. Memory is bounded by the largest `fill` request.
  */
 export class ByteReader {
-  private buf: Uint8Array = new Uint8Array(MIN_BUFFER);
+  private buf: Uint8Array;
   private start = 0;
   private end = 0;
   /** Absolute offset of buf[0]. */
@@ -109,6 +115,9 @@ export class ByteReader {
     startOffset = 0,
   ) {
     this.base = startOffset;
+    // Sized to the input when it is small: scanning thousands of small files would otherwise allocate (and zero)
+    // a full buffer for each reader. `fill` grows it when a longer read asks.
+    this.buf = new Uint8Array(Math.min(MIN_BUFFER, Math.max(64, provider.remaining ?? MIN_BUFFER)));
   }
 
   /** Absolute offset of the next unread byte. */
