@@ -48,12 +48,19 @@ export function isLegacyTorchMagic(value: Value | undefined): boolean {
 }
 
 /**
- * A stream counts as a pickle when it starts with PROTO, reaches a STOP, or tries to import a module whose name is
- * shaped like a Python module (even if that import then fails: a malformed pickle is a finding, not silence).
- * A text file that merely starts with an opcode byte (`cmake_minimum_required(…)` reads as GLOBAL) is not.
+ * A stream counts as a pickle when it starts with PROTO, reaches a STOP, tries to import a module whose name is
+ * shaped like a Python module (even if that import then fails: a malformed pickle is a finding, not silence), or
+ * reads well-formed opcodes until a limit of the reader stops it (what follows was never seen, so "not a pickle"
+ * cannot be said). A text file that merely starts with an opcode byte (`cmake_minimum_required(…)` reads as
+ * GLOBAL) is not.
  */
 export function looksLikePickle(scan: PickleScan): boolean {
-  return scan.protocol > 0 || scan.pickles > 0 || scan.importAttempts > 0;
+  return (
+    scan.protocol > 0 ||
+    scan.pickles > 0 ||
+    scan.importAttempts > 0 ||
+    scan.indicators.some((i) => i.id === "pickle.limit")
+  );
 }
 
 /** Runs the machine over `source` from `offset` with the context's limits and deadline. */

@@ -38,8 +38,13 @@ export interface PickleLimits {
   maxMemo: number;
   /** Characters of a string kept for analysis; longer strings keep their head and length. */
   maxStringKept: number;
-  /** Bytes of a protocol-0 text argument (a line). */
+  /** Bytes of a protocol-0 text argument (a line) held in memory; a longer number or string line is streamed. */
   maxLine: number;
+  /**
+   * Bytes of a protocol-0 STRING/UNICODE/INT/LONG/FLOAT line read at all. CPython has no such limit, so a file may
+   * open with a multi-MiB line before its import; past this a scan stops with a pickle.limit finding.
+   */
+  maxLongLine: number;
   /** Pickles back to back in one stream. */
   maxPickles: number;
   /** Wall-clock deadline (Date.now() milliseconds); checked every few thousand opcodes. */
@@ -53,6 +58,7 @@ export const DEFAULT_LIMITS: PickleLimits = {
   maxMemo: 4_000_000,
   maxStringKept: 256,
   maxLine: 64 * 1024,
+  maxLongLine: 1024 * 1024 * 1024,
   maxPickles: 10_000,
   deadline: Infinity,
 };
@@ -230,6 +236,8 @@ class Machine {
   // Set by the synchronous step, completed by the driver.
   private opStart = 0;
   private pendingSkip = 0;
+  /** A value line longer than maxLine: its head was taken, the driver skips the rest through the newline. */
+  private pendingLine = false;
   private pendingBuild: { target: Value; state: Value } | undefined;
 
   constructor(
@@ -280,6 +288,7 @@ class Machine {
     this.memoCount = 0;
     this.proto = 0;
     this.pendingSkip = 0;
+    this.pendingLine = false;
     this.pendingBuild = undefined;
     this.frameEnd = -1;
     this.scan.clean = false;
@@ -421,17 +430,36 @@ class Machine {
   }
 
   private line(at: number, name: string): Uint8Array {
+    const bytes = this.lineOrHead();
+    if (bytes === undefined)
+      this.fail("pickle.limit", `${name} argument longer than maxLine (${this.limits.maxLine} bytes)`, at);
+    return bytes;
+  }
+
+  /**
+   * A number or string line, however long (up to maxLongLine): lines up to maxLine are returned whole; a longer
+   * one returns its first maxLine bytes with `long` set, and the driver skips the rest through the newline.
+   */
+  private valueLine(): { bytes: Uint8Array; long: boolean } {
+    const bytes = this.lineOrHead();
+    if (bytes !== undefined) return { bytes, long: false };
+    this.pendingLine = true;
+    return { bytes: this.r.take(this.limits.maxLine).slice(), long: true };
+  }
+
+  /** The next line without its newline, or undefined when more than maxLine bytes come before the newline. */
+  private lineOrHead(): Uint8Array | undefined {
     const max = this.limits.maxLine;
     const end = this.r.indexOf(0x0a);
     if (end >= 0) {
-      if (end > max) this.fail("pickle.limit", `${name} argument longer than ${max} bytes`, at);
+      if (end > max) return undefined;
       const bytes = this.r.take(end);
       this.r.u8(); // the newline
       return bytes;
     }
-    if (this.r.available > max) this.fail("pickle.limit", `${name} argument longer than ${max} bytes`, at);
+    if (this.r.available > max) return undefined;
     this.need(Math.min(this.r.available + 4096, max + 1));
-    return this.truncated(at, name); // unreachable: need() throws when the line is not complete
+    return undefined; // unreachable: need() throws when the line is not complete
   }
 
   /** A length-prefixed payload: keeps at most `keep` bytes; the rest is skipped by the driver, never copied. */
@@ -522,6 +550,10 @@ class Machine {
         this.pendingSkip = 0;
         if ((await r.skip(skip)) < skip) this.truncated(at, info.name);
       }
+      if (this.pendingLine) {
+        this.pendingLine = false;
+        await this.skipRestOfLine(at, info.name);
+      }
       if (this.pendingBuild) {
         const { target, state } = this.pendingBuild;
         this.pendingBuild = undefined;
@@ -542,13 +574,55 @@ class Machine {
     }
   }
 
+  /**
+   * A GLOBAL/INST module line. One longer than maxLine whose head is shaped like a module name is an import the
+   * loader attempts, so it counts as one before the limit ends the scan (a finding, not "not a pickle").
+   */
+  private importLine(at: number, name: string): Uint8Array {
+    const bytes = this.lineOrHead();
+    if (bytes !== undefined) return bytes;
+    const head = this.r.take(this.limits.maxLine);
+    if (!IDENTIFIER_BYTES.test(latin1.decode(head)))
+      this.fail("pickle.invalid_argument", `${name} module name is not a Python name`, at);
+    this.scan.importAttempts++;
+    return this.fail("pickle.limit", `${name} argument longer than maxLine (${this.limits.maxLine} bytes)`, at);
+  }
+
+  /** INT/LONG/FLOAT text longer than maxLine: digits (CPython >= 3.11 refuses over 4300, older ones parse it). */
+  private pushLongNumber(head: Uint8Array, at: number, name: string): string {
+    const text = latin1.decode(head);
+    if (!/^\s*[-+]?[0-9_.eE]*$/.test(text))
+      this.fail("pickle.invalid_argument", `${name} with argument ${JSON.stringify(text.slice(0, 40))}`, at);
+    this.push(opaque(`number of more than ${head.length} digits`));
+    return `${text.slice(0, 40)}…`;
+  }
+
+  /** A STRING line longer than maxLine: quoted like any STRING; only its head is kept. */
+  private pushLongString(head: Uint8Array, at: number): string {
+    const quote = head[0];
+    if (quote !== 0x27 && quote !== 0x22) this.fail("pickle.invalid_argument", "STRING argument is not quoted", at);
+    const kept = head.subarray(1, 1 + this.limits.maxStringKept).slice();
+    this.push({ k: "bytes", kind: "str8", length: head.length - 1, head: kept, at: at + 2 });
+    return latin1.decode(kept);
+  }
+
+  /** Skips the rest of a long value line through its newline, within maxLongLine. */
+  private async skipRestOfLine(at: number, name: string): Promise<void> {
+    const max = this.limits.maxLongLine;
+    const skipped = await this.r.skipThrough(0x0a, Math.max(0, max - this.limits.maxLine));
+    if (skipped === "end") this.truncated(at, name);
+    if (skipped === "limit") this.fail("pickle.limit", `${name} argument longer than maxLongLine (${max} bytes)`, at);
+  }
+
   /** Executes one opcode; returns its decoded argument (for tracing). */
   private step(op: number, at: number, name: string): unknown {
     const r = this.r;
     switch (op) {
       // ---- numbers ----
       case 0x49 /* I INT */: {
-        const text = latin1.decode(this.line(at, name));
+        const line = this.valueLine();
+        if (line.long) return this.pushLongNumber(line.bytes, at, name);
+        const text = latin1.decode(line.bytes);
         if (text === "00") return (this.push(FALSE), false);
         if (text === "01") return (this.push(TRUE), true);
         const v = parsePyIntBase0(text);
@@ -558,7 +632,9 @@ class Machine {
         return v;
       }
       case 0x4c /* L LONG */: {
-        let text = latin1.decode(this.line(at, name));
+        const line = this.valueLine();
+        if (line.long) return this.pushLongNumber(line.bytes, at, name);
+        let text = latin1.decode(line.bytes);
         if (text.endsWith("L")) text = text.slice(0, -1);
         const v = parsePyIntBase0(text);
         if (v === undefined)
@@ -601,7 +677,9 @@ class Machine {
         return v ?? n;
       }
       case 0x46 /* F FLOAT */: {
-        const text = latin1.decode(this.line(at, name));
+        const line = this.valueLine();
+        if (line.long) return this.pushLongNumber(line.bytes, at, name);
+        const text = latin1.decode(line.bytes);
         const v = parsePyFloat(text);
         if (v === undefined)
           this.fail("pickle.invalid_argument", `FLOAT with argument ${JSON.stringify(text.slice(0, 40))}`, at);
@@ -616,7 +694,8 @@ class Machine {
       }
       // ---- strings and bytes ----
       case 0x53 /* S STRING */: {
-        const raw = this.line(at, name);
+        const { bytes: raw, long } = this.valueLine();
+        if (long) return this.pushLongString(raw, at);
         const decoded = decodeQuotedString(raw);
         if (!decoded) this.fail("pickle.invalid_argument", "STRING argument is not quoted", at);
         const head = decoded.subarray(0, this.limits.maxStringKept);
@@ -644,7 +723,13 @@ class Machine {
         return n;
       }
       case 0x56 /* V UNICODE */: {
-        const raw = this.line(at, name);
+        const { bytes: raw, long } = this.valueLine();
+        if (long) {
+          // The head may end inside an escape: keep what decodes, the value is only analysed by its head anyway.
+          const head = latin1.decode(raw).slice(0, this.limits.maxStringKept);
+          this.push(str(head, raw.length));
+          return head;
+        }
         const text = rawUnicodeEscape(raw);
         if (text === undefined) this.fail("pickle.invalid_argument", "UNICODE argument with a bad escape", at);
         this.push(
@@ -805,7 +890,7 @@ class Machine {
       // ---- imports ----
       case 0x63 /* c GLOBAL */:
       case 0x69 /* i INST */: {
-        const moduleBytes = this.line(at, name);
+        const moduleBytes = this.importLine(at, name);
         if (IDENTIFIER_BYTES.test(latin1.decode(moduleBytes))) this.scan.importAttempts++;
         const nameBytes = this.line(at, name);
         const module = decodeUtf8(moduleBytes);

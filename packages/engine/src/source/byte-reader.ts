@@ -94,6 +94,8 @@ export class StreamChunks implements ChunkProvider {
 const MIN_BUFFER = 64 * 1024;
 /** Read-ahead after a jump: small, since the next payload skip may come soon; doubles while reading on. */
 const FIRST_READ_AHEAD = 4096;
+/** Bytes buffered at a time while skipping to a delimiter. */
+const SKIP_CHUNK = 64 * 1024;
 
 /**
  * A forward cursor with one reusable buffer. Hot paths check `available` and call the synchronous accessors;
@@ -245,6 +247,26 @@ export class ByteReader {
       const before = this.available;
       const now = await this.fill(Math.min(before + 4096, max + 1));
       if (now === before) return null;
+    }
+  }
+
+  /**
+   * Skips past the next `byte` (included), reading forward without keeping what it passes: "end" when the input
+   * ends first, "limit" when more than `max` bytes come before it. Memory stays at one buffer whatever the distance.
+   */
+  async skipThrough(byte: number, max: number): Promise<number | "end" | "limit"> {
+    let skipped = 0;
+    for (;;) {
+      const at = this.indexOf(byte);
+      if (at >= 0) {
+        if (skipped + at > max) return "limit";
+        this.start += at + 1;
+        return skipped + at + 1;
+      }
+      skipped += this.available;
+      this.start = this.end;
+      if (skipped > max) return "limit";
+      if ((await this.fill(SKIP_CHUNK)) === 0) return "end";
     }
   }
 
