@@ -19,6 +19,7 @@ export {
   type HubFile,
 } from "./hub/client.js";
 export { parseTarget, TargetError, type Target, type HubTarget } from "./hub/target.js";
+export { repoIdProblem, revisionProblem } from "./hub/names.js";
 export { HttpRangeSource, RequestGate, RemoteReadError } from "./source/http-source.js";
 export type { ScanOptions, ScanProgress } from "./scan.js";
 export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./inspect.js";

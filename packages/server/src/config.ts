@@ -18,11 +18,13 @@ export interface ServiceConfig {
   hubEndpoint: string;
   /** Scans one process runs at once. */
   concurrency: number;
-  /** Heap limit of a scan's worker thread when the request names none. */
+  /** Memory limit of a scan's process when the request names none. */
   defaultRamMegabytes: number;
+  /** The sum of the memory limits of the scans one process runs at once; larger requests are refused. */
+  maxScanMemoryMegabytes: number;
   /** A scan running longer than this fails (and, on pg-boss, the job expires). */
   jobTimeoutSeconds: number;
-  /** Embedded queue: how long a claimed job stays with its worker without a heartbeat. */
+  /** How long a claimed job stays with its worker without a heartbeat (embedded lease, scale-out reaper). */
   leaseMs: number;
   /** How often an idle worker looks for jobs (it is also woken at once by jobs of its own process). */
   pollMs: number;
@@ -48,16 +50,18 @@ export function configFromEnv(
   const dataDir = resolve(overrides.dataDir ?? env.MODELVET_DATA_DIR ?? "./.modelvet");
   const config: ServiceConfig = {
     port: int(env.PORT, 8080, "PORT", 0),
-    host: env.HOST || "0.0.0.0",
+    // Loopback unless asked: `--host 0.0.0.0` (or HOST) listens on every interface.
+    host: env.HOST || "127.0.0.1",
     dataDir,
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     ...(env.MODELVET_SECRET_KEY ? { secretKey: env.MODELVET_SECRET_KEY } : {}),
     ...(env.MODELVET_BOOTSTRAP_API_KEY ? { bootstrapApiKey: env.MODELVET_BOOTSTRAP_API_KEY } : {}),
     hubEndpoint: hubSettingsFromEnv(env).endpoint,
     concurrency: int(env.MODELVET_CONCURRENCY, 2, "MODELVET_CONCURRENCY"),
-    defaultRamMegabytes: int(env.MODELVET_DEFAULT_RAM_MB, 2048, "MODELVET_DEFAULT_RAM_MB"),
-    // Range reads make scans of even large repos take seconds to minutes; with pg-boss (no heartbeat) this is also
-    // how long a job of a worker killed mid-scan waits before another worker takes it.
+    defaultRamMegabytes: int(env.MODELVET_DEFAULT_RAM_MB, 2048, "MODELVET_DEFAULT_RAM_MB", 128),
+    maxScanMemoryMegabytes: int(env.MODELVET_MAX_SCAN_MEMORY_MB, 4096, "MODELVET_MAX_SCAN_MEMORY_MB", 128),
+    // Range reads make scans of even large repos take seconds to minutes. A worker killed mid-scan is noticed by
+    // its lapsed heartbeat (leaseMs), not by this timeout.
     jobTimeoutSeconds: int(env.MODELVET_JOB_TIMEOUT_SECONDS, 900, "MODELVET_JOB_TIMEOUT_SECONDS"),
     leaseMs: int(env.MODELVET_LEASE_MS, 30_000, "MODELVET_LEASE_MS"),
     pollMs: int(env.MODELVET_POLL_MS, 1000, "MODELVET_POLL_MS"),
@@ -65,7 +69,14 @@ export function configFromEnv(
     webDir: resolve(env.MODELVET_WEB_DIR ?? resolve(here, "../../web/dist")),
     cacheDir: env.MODELVET_CACHE === "off" ? false : resolve(dataDir, "cache"),
   };
-  return { ...config, ...overrides };
+  const merged = { ...config, ...overrides };
+  if (merged.leaseMs > 30_000)
+    throw new StartupError(`MODELVET_LEASE_MS must be at most 30000 (a dead worker's job moves on within 30 s)`);
+  if (merged.defaultRamMegabytes > merged.maxScanMemoryMegabytes)
+    throw new StartupError(
+      `MODELVET_DEFAULT_RAM_MB (${merged.defaultRamMegabytes}) is more than MODELVET_MAX_SCAN_MEMORY_MB (${merged.maxScanMemoryMegabytes})`,
+    );
+  return merged;
 }
 
 function int(value: string | undefined, fallback: number, name: string, min = 1): number {

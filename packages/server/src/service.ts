@@ -51,13 +51,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
     };
     if (options.worker) {
-      const runner = new ScanRunner({ ...config, db: db.kysely, box, log: logger, workerName: owner });
+      const runner = new ScanRunner({
+        ...config,
+        db: db.kysely,
+        box,
+        log: logger,
+        workerName: owner,
+        heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
+      });
       await queue.work(runner.handle, config.concurrency);
     }
     if (options.http) {
       const classifier = await loadClassifier();
       service.app = await buildApp({
-        services: { db: db.kysely, box, queue, classifier },
+        services: { db: db.kysely, box, queue, classifier, maxScanMemoryMegabytes: config.maxScanMemoryMegabytes },
         logger,
         webDir: config.webDir,
       });
@@ -74,6 +81,8 @@ function openQueue(config: ServiceConfig, db: Db, owner: string, log: Logger): P
   if (config.databaseUrl)
     return PgBossQueue.open({
       connectionString: config.databaseUrl,
+      db: db.kysely,
+      leaseMs: config.leaseMs,
       // Longer than a scan may take (ScanRunner stops it at jobTimeoutSeconds), so only a dead worker's job expires.
       expireInSeconds: config.jobTimeoutSeconds + Math.min(60, config.jobTimeoutSeconds),
       maintenanceSeconds: config.maintenanceSeconds,

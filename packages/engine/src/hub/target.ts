@@ -1,3 +1,5 @@
+import { repoIdProblem, revisionProblem } from "./names.js";
+
 /** A repository on the Hugging Face Hub (or a mirror at HF_ENDPOINT), optionally narrowed to one path. */
 export interface HubTarget {
   kind: "hub";
@@ -18,7 +20,6 @@ export interface LocalTarget {
 
 export type Target = HubTarget | LocalTarget;
 
-const REPO_PART = /^[A-Za-z0-9][\w.-]*$/;
 const TYPE_PREFIXES: Record<string, HubTarget["repoType"]> = { datasets: "dataset", spaces: "space", models: "model" };
 
 /**
@@ -34,6 +35,7 @@ export function parseTarget(input: string, options: { revision?: string; endpoin
     const endpoint = options.endpoint ? tryUrl(options.endpoint) : undefined;
     if (hosts.has(url.hostname) || (endpoint && url.origin === endpoint.origin)) {
       const prefix = endpoint && url.origin === endpoint.origin ? endpoint.pathname.replace(/\/$/, "") : "";
+      rejectCollapsedPath(input);
       return hubTarget(
         input,
         decodeURIComponent(url.pathname.slice(prefix.length).replace(/^\//, "")),
@@ -48,9 +50,33 @@ export function parseTarget(input: string, options: { revision?: string; endpoin
 
 export class TargetError extends Error {}
 
+/**
+ * `new URL()` silently resolves `.`/`..` segments (also `%2e`) and keeps `//`: a Hub URL whose path relies on
+ * that names something other than what it shows, so it is refused before parsing.
+ */
+function rejectCollapsedPath(input: string): void {
+  const path = input.replace(/^[a-z]+:\/\/[^/]*/i, "").split(/[?#]/)[0] ?? "";
+  const segments = path.split("/").slice(1);
+  const bad = segments.some((s, i) => {
+    const decoded = safeDecode(s);
+    return decoded === "." || decoded === ".." || (s === "" && i < segments.length - 1) || /%2e|%2f|%5c/i.test(s);
+  });
+  if (bad) throw new TargetError(`${input}: the URL path has ".", "..", an encoded "." or "/", or an empty segment`);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function hubTarget(input: string, rest: string, revisionOverride: string | undefined, isUrl: boolean): HubTarget {
   let repoType: HubTarget["repoType"] = "model";
-  let parts = rest.split("/").filter((p) => p !== "");
+  // A trailing "/" on a URL is harmless; an empty segment anywhere else is not a repo id.
+  let parts = (isUrl ? rest.replace(/\/$/, "") : rest).split("/");
+  if (parts.some((p) => p === "")) throw new TargetError(`${input}: the repo path has an empty segment`);
   const typed = parts[0] !== undefined ? TYPE_PREFIXES[parts[0]] : undefined;
   if (typed) {
     repoType = typed;
@@ -71,14 +97,15 @@ function hubTarget(input: string, rest: string, revisionOverride: string | undef
   let last = repoParts[repoParts.length - 1] ?? "";
   const at = last.indexOf("@");
   if (!isUrl && at >= 0) {
-    revision = decodeURIComponent(last.slice(at + 1));
+    revision = safeDecode(last.slice(at + 1));
     last = last.slice(0, at);
     repoParts[repoParts.length - 1] = last;
   }
-  if (repoParts.length < 1 || repoParts.length > 2 || !repoParts.every((p) => REPO_PART.test(p)))
-    throw new TargetError(`${input}: expected a repo id like org/name`);
-  if (revisionOverride) revision = revisionOverride;
-  if (!revision) throw new TargetError(`${input}: empty revision`);
+  const repoProblem = repoParts.length < 1 ? "no repo id" : repoIdProblem(repoParts.join("/"));
+  if (repoProblem) throw new TargetError(`${input}: expected a repo id like org/name (${repoProblem})`);
+  if (revisionOverride !== undefined) revision = revisionOverride;
+  const badRevision = revisionProblem(revision);
+  if (badRevision) throw new TargetError(`${input}: not a branch, tag or commit the Hub accepts (${badRevision})`);
   return { kind: "hub", repoType, repo: repoParts.join("/"), revision, input, ...(path ? { path } : {}) };
 }
 

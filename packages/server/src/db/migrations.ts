@@ -90,6 +90,30 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex("jobs_claim").on("jobs").columns(["state", "created_at"]).execute();
     },
   },
+  "002_scan_processes": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Scan processes that died abnormally (poison jobs are not retried past this) and why the last one did.
+      await db.schema
+        .alterTable("file_scans")
+        .addColumn("crashes", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("file_scans").addColumn("crash_cause", "text").execute();
+      await db.schema.alterTable("file_scans").addColumn("retry_ram_megabytes", "integer").execute();
+      // Renewed by the worker running the scan; a stale one means the worker died (scale-out fail-over).
+      await db.schema.alterTable("file_scans").addColumn("heartbeat_at", "text").execute();
+      await db.schema.alterTable("file_scans").addColumn("queue_job_id", "text").execute();
+      await db.schema
+        .createTable("file_scan_attempts")
+        .addColumn("file_scan_id", "text", (c) => c.notNull())
+        .addColumn("attempt", "integer", (c) => c.notNull())
+        .addColumn("worker", "text", (c) => c.notNull())
+        .addColumn("started_at", "text", (c) => c.notNull())
+        .addColumn("finished_at", "text")
+        .addColumn("outcome", "text")
+        .addPrimaryKeyConstraint("file_scan_attempts_pk", ["file_scan_id", "attempt"])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -11,6 +11,7 @@ export interface Database {
   file_scans: FileScanTable;
   file_scan_inventories: InventoryTable;
   jobs: JobTable;
+  file_scan_attempts: AttemptTable;
 }
 
 export interface WorkspaceTable {
@@ -83,6 +84,24 @@ export interface FileScanTable {
   /** Which worker ran the scan last (host:pid:slot); internal, not in the API. */
   worker: string | null;
   attempts: number;
+  /** Scan processes of this scan that died abnormally (out of memory, signal). */
+  crashes: number;
+  crash_cause: string | null;
+  /** The memory limit of the one retry after a scan ran out of memory. */
+  retry_ram_megabytes: number | null;
+  heartbeat_at: string | null;
+  /** pg-boss job id of the running attempt (the reaper fails it when the heartbeat stops). */
+  queue_job_id: string | null;
+}
+
+/** One start of a scan: which worker, when, and how it ended (null while running or when its worker died). */
+export interface AttemptTable {
+  file_scan_id: string;
+  attempt: number;
+  worker: string;
+  started_at: string;
+  finished_at: string | null;
+  outcome: string | null;
 }
 
 export interface InventoryTable {

@@ -11,4 +11,6 @@ export interface Services {
   queue: JobQueue;
   /** The current rules pack: stored results judged by another version are `rules_outdated`. */
   classifier: Classifier;
+  /** MODELVET_MAX_SCAN_MEMORY_MB: a scan asking for more is refused. */
+  maxScanMemoryMegabytes: number;
 }

@@ -1,6 +1,8 @@
 /** A job delivered to a worker: the file scan id (a file scan is its job) and how many times it was started. */
 export interface Job {
   id: string;
+  /** The queue's own id of this delivery, where it differs (pg-boss). */
+  queueJobId?: string;
 }
 
 /**

@@ -1,20 +1,24 @@
-import { Worker } from "node:worker_threads";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
 import { hubTokenOf } from "../store/integrations.js";
 import {
+  endAttempt,
+  heartbeat,
   loadScanJob,
   markQueued,
   markRunning,
+  recordCrash,
   saveFailure,
   saveProgress,
   saveResult,
   type ScanJob,
 } from "../store/scan-jobs.js";
+import { MemoryBudget } from "./memory-budget.js";
 import { JobAbortedError, type Job } from "./queue.js";
-import type { ThreadInput, ThreadMessage } from "./scan-thread.js";
+import type { ScanInput } from "./scan-process.js";
+import { scanInChild, type ScanOutcome } from "./scan-supervisor.js";
 
 export interface RunnerOptions {
   db: Kysely<Database>;
@@ -23,54 +27,135 @@ export interface RunnerOptions {
   hubEndpoint: string;
   cacheDir: string | false;
   defaultRamMegabytes: number;
+  /** The sum of the running scans' memory limits in this process never exceeds this. */
+  maxScanMemoryMegabytes: number;
   jobTimeoutSeconds: number;
   /** Names this process in the scan row (which worker ran it). */
   workerName: string;
+  /** How often a running scan's heartbeat is renewed (the scale-out reaper takes over stale ones). */
+  heartbeatMs: number;
 }
 
-/** Starts beyond this mean the scan kills its worker every time (e.g. the process runs out of memory). */
+/** Starts beyond this mean the scan's worker itself keeps dying (killed from outside; scan processes are counted apart). */
 const MAX_STARTS = 5;
+/** A scan whose scan process died this often is failed, never started again (poison job). */
+const MAX_CRASHES = 2;
 /** Progress is written to the database at most this often. */
 const PROGRESS_WRITE_MS = 1000;
 
-const THREAD_URL = new URL("./scan-thread.js", import.meta.url);
-
-/** Runs file-scan jobs: loads the model and its token, scans in a worker thread, stores result or reason. */
+/** Runs file-scan jobs: loads the model and its token, scans in a child process, stores result or reason. */
 export class ScanRunner {
-  constructor(private readonly options: RunnerOptions) {}
+  private readonly budget: MemoryBudget;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.budget = new MemoryBudget(options.maxScanMemoryMegabytes);
+  }
 
   readonly handle = async (job: Job, signal: AbortSignal): Promise<void> => {
-    const { db, log } = this.options;
-    const scan = await loadScanJob(db, job.id);
-    // Gone, or already finished by an earlier delivery of the same job.
-    if (!scan || scan.status === "succeeded" || scan.status === "failed") return;
-    if (scan.attempts >= MAX_STARTS) {
-      await saveFailure(
-        db,
-        scan.id,
-        `the scan was started ${scan.attempts} times and its worker stopped each time (killed or out of memory); start it again with a larger ram_request_megabytes, or check the worker's log`,
-      );
-      return;
-    }
-    await markRunning(db, scan.id, this.options.workerName);
-    log.info({ file_scan_id: scan.id, model_uri: scan.modelUri, revision: scan.revision }, "scan started");
-    const token = await this.tokenFor(scan);
-    if (token === false) return;
-    const outcome = await this.runThread(scan, token, signal).catch(async (e: unknown) => {
-      if (e instanceof JobAbortedError) await markQueued(db, scan.id).catch(() => undefined);
-      throw e;
-    });
-    if (outcome.type === "done") {
-      await saveResult(db, scan.id, outcome.report, outcome.inventories);
-      log.info({ file_scan_id: scan.id, severity: outcome.report.severity }, "scan succeeded");
-    } else {
-      await saveFailure(db, scan.id, outcome.message);
-      log.info({ file_scan_id: scan.id, reason: outcome.message }, "scan failed");
+    // A second pass only after the first scan process died and the poison-job rule allows one retry.
+    for (let pass = 0; pass < MAX_CRASHES; pass++) {
+      const scan = await loadScanJob(this.options.db, job.id);
+      // Gone, or already finished by an earlier delivery of the same job.
+      if (!scan || scan.status === "succeeded" || scan.status === "failed") return;
+      if (await this.refuseStart(scan)) return;
+      const ram = this.ramFor(scan);
+      const release = await this.budget.acquire(ram, signal).catch(() => {
+        throw new JobAbortedError();
+      });
+      try {
+        if (!(await this.runAttempt(scan, ram, job.queueJobId ?? null, signal))) return;
+      } finally {
+        release();
+      }
     }
   };
 
+  /** Fails a scan that must not start again; true when it did. */
+  private async refuseStart(scan: ScanJob): Promise<boolean> {
+    let reason: string | undefined;
+    if (scan.crashes >= MAX_CRASHES)
+      reason = `its scan process died ${scan.crashes} times (last: ${scan.crashCause ?? "unknown"}); it is not started again`;
+    else if (scan.crashes > 0 && scan.crashCause?.startsWith("scan exceeded") && scan.retryRamMegabytes === null)
+      reason = `${scan.crashCause}; no larger limit is allowed here (MODELVET_MAX_SCAN_MEMORY_MB ${this.options.maxScanMemoryMegabytes})`;
+    else if (scan.attempts >= MAX_STARTS)
+      reason = `the scan was started ${scan.attempts} times and its worker stopped each time (killed from outside); check the worker's log`;
+    if (!reason) return false;
+    await saveFailure(this.options.db, scan.id, reason);
+    this.options.log.info({ file_scan_id: scan.id, reason }, "scan failed");
+    return true;
+  }
+
+  private ramFor(scan: ScanJob): number {
+    const asked = scan.retryRamMegabytes ?? scan.ramMegabytes ?? this.options.defaultRamMegabytes;
+    return Math.min(asked, this.options.maxScanMemoryMegabytes);
+  }
+
+  /** One start of the scan; true when its process died and the caller should look at the scan again. */
+  private async runAttempt(
+    scan: ScanJob,
+    ram: number,
+    queueJobId: string | null,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { db, log, workerName } = this.options;
+    const attempt = await markRunning(db, scan.id, workerName, queueJobId);
+    log.info({ file_scan_id: scan.id, model_uri: scan.modelUri, revision: scan.revision, ram, attempt }, "scan started");
+    const beat = setInterval(() => void heartbeat(db, scan.id, workerName).catch(() => undefined), this.options.heartbeatMs);
+    try {
+      const token = await this.tokenFor(scan);
+      if (token === false) {
+        await endAttempt(db, scan.id, attempt, "failed");
+        return false;
+      }
+      const outcome = await this.scan(scan, ram, token, signal).catch(async (e: unknown) => {
+        if (e instanceof JobAbortedError) {
+          await markQueued(db, scan.id).catch(() => undefined);
+          await endAttempt(db, scan.id, attempt, "handed back: the worker was stopping").catch(() => undefined);
+        }
+        throw e;
+      });
+      return await this.record(scan, ram, attempt, outcome);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async record(scan: ScanJob, ram: number, attempt: number, outcome: ScanOutcome): Promise<boolean> {
+    const { db, log } = this.options;
+    if (outcome.type === "done") {
+      await saveResult(db, scan.id, outcome.report, outcome.inventories);
+      await endAttempt(db, scan.id, attempt, "succeeded");
+      log.info({ file_scan_id: scan.id, severity: outcome.report.severity }, "scan succeeded");
+    } else if (outcome.type === "failed") {
+      await saveFailure(db, scan.id, outcome.message);
+      await endAttempt(db, scan.id, attempt, "failed");
+      log.info({ file_scan_id: scan.id, reason: outcome.message }, "scan failed");
+    } else {
+      await this.recordCrashed(scan, ram, attempt, outcome);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * A dead scan process is counted before anything else (so a restart sees it). The next pass retries it at most
+   * once — with twice the memory when memory was the cause and the limit allows it — or fails it with the reason.
+   */
+  private async recordCrashed(
+    scan: ScanJob,
+    ram: number,
+    attempt: number,
+    outcome: Extract<ScanOutcome, { type: "crashed" }>,
+  ): Promise<void> {
+    const larger = Math.min(ram * 2, this.options.maxScanMemoryMegabytes);
+    const retryRam = outcome.cause === "memory" ? (larger > ram ? larger : null) : ram;
+    await recordCrash(this.options.db, scan.id, outcome.message, retryRam);
+    await endAttempt(this.options.db, scan.id, attempt, outcome.message);
+    this.options.log.warn({ file_scan_id: scan.id, reason: outcome.message, retry_ram: retryRam }, "scan process died");
+  }
+
   /** The integration's Hub token; false after recording why there is none to use. */
-  private async tokenFor(scan: ScanJob): Promise<string | undefined | false> {
+  private async tokenFor(scan: ScanJob): Promise<{ field: string; token: string } | undefined | false> {
     if (!scan.integrationId) return undefined;
     try {
       const token = await hubTokenOf(this.options.db, this.options.box, scan.integrationId);
@@ -90,63 +175,28 @@ export class ScanRunner {
     return false;
   }
 
-  /** Scans in a worker thread capped at the requested heap; resolves with the result or a reason. */
-  private runThread(
+  private async scan(
     scan: ScanJob,
-    token: string | undefined,
+    ram: number,
+    token: { field: string; token: string } | undefined,
     signal: AbortSignal,
-  ): Promise<Extract<ThreadMessage, { type: "done" }> | { type: "failed"; message: string }> {
-    const ram = scan.ramMegabytes ?? this.options.defaultRamMegabytes;
-    const input: ThreadInput = {
+  ): Promise<ScanOutcome> {
+    const input: ScanInput = {
       target: `hf://${scan.modelUri}`,
       revision: scan.revision,
       endpoint: this.options.hubEndpoint,
       cacheDir: this.options.cacheDir,
-      ...(token !== undefined ? { token } : {}),
+      ...(token !== undefined ? { token: token.token } : {}),
     };
-    const worker = new Worker(THREAD_URL, { workerData: input, resourceLimits: { maxOldGenerationSizeMb: ram } });
     const progress = new ProgressWriter(this.options.db, scan.id);
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (action: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        void worker.terminate();
-        void progress.flush().finally(action);
-      };
-      const timer = setTimeout(
-        () =>
-          finish(() =>
-            resolve({
-              type: "failed",
-              message: `the scan took longer than ${this.options.jobTimeoutSeconds} s (MODELVET_JOB_TIMEOUT_SECONDS); scan a smaller model or raise the limit`,
-            }),
-          ),
-        this.options.jobTimeoutSeconds * 1000,
-      );
-      const onAbort = (): void => finish(() => reject(new JobAbortedError()));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      worker.on("message", (message: ThreadMessage) => {
-        if (message.type === "progress") progress.update(message);
-        else if (message.type === "done") finish(() => resolve(message));
-        else finish(() => resolve({ type: "failed", message: explainFailure(message.message, message.actionable) }));
-      });
-      worker.on("error", (e: Error & { code?: string }) => {
-        const message =
-          e.code === "ERR_WORKER_OUT_OF_MEMORY"
-            ? `the scan needed more than ${ram} MB (ram_request_megabytes); start it again with a larger ram_request_megabytes`
-            : `the scan stopped with an internal error: ${e.message}`;
-        finish(() => resolve({ type: "failed", message }));
-      });
-      worker.on("exit", (code) =>
-        finish(() =>
-          resolve({ type: "failed", message: `the scan's worker stopped unexpectedly (exit code ${code})` }),
-        ),
-      );
-    });
+    const limits = { ramMegabytes: ram, timeoutSeconds: this.options.jobTimeoutSeconds };
+    try {
+      const outcome = await scanInChild(input, limits, signal, (p) => progress.update(p));
+      if (outcome.type !== "failed") return outcome;
+      return { ...outcome, message: explainFailure(outcome.message, outcome.actionable, token?.field) };
+    } finally {
+      await progress.flush();
+    }
   }
 }
 
@@ -154,13 +204,13 @@ export class ScanRunner {
  * Engine messages are written for the CLI ("set HF_TOKEN (or --token)"); in the service the token comes from
  * the model's integration, so say that instead.
  */
-export function explainFailure(message: string, actionable: boolean): string {
+export function explainFailure(message: string, actionable: boolean, tokenField = "HUGGINGFACE_API_TOKEN"): string {
   const service = message
     .replace(
       "set HF_TOKEN (or --token) if it is private or gated",
-      "if it is private or gated, register the model with an integration holding a HUGGINGFACE_API_TOKEN",
+      `if it is private or gated, register the model with an integration holding a ${tokenField}`,
     )
-    .replace("the token given has no access to it", "the integration's HUGGINGFACE_API_TOKEN has no access to it");
+    .replace("the token given has no access to it", `the integration's ${tokenField} has no access to it`);
   return actionable ? service : `the scan failed: ${service}`;
 }
 

@@ -86,6 +86,11 @@ export async function createFileScan(
     result: null,
     worker: null,
     attempts: 0,
+    crashes: 0,
+    crash_cause: null,
+    retry_ram_megabytes: null,
+    heartbeat_at: null,
+    queue_job_id: null,
   };
   await db.transaction().execute(async (trx) => {
     await trx.insertInto("file_scans").values(row).execute();

@@ -109,14 +109,19 @@ export async function requireIntegration(
 }
 
 /** The Hub token an integration holds (decrypted for a scan; never returned or logged). */
-export async function hubTokenOf(db: Kysely<Database>, box: SecretBox, id: string): Promise<string | undefined> {
+export async function hubTokenOf(
+  db: Kysely<Database>,
+  box: SecretBox,
+  id: string,
+): Promise<{ field: string; token: string } | undefined> {
   const row = await db.selectFrom("integrations").select(["fields"]).where("id", "=", id).executeTakeFirst();
   if (!row) return undefined;
   const fields = JSON.parse(row.fields) as StoredField[];
   for (const name of TOKEN_FIELDS) {
     const field = fields.find((f) => f.name === name);
     if (!field) continue;
-    return field.sealed !== undefined ? box.decrypt(field.sealed, aad(id)) : field.value;
+    const token = field.sealed !== undefined ? box.decrypt(field.sealed, aad(id)) : field.value;
+    if (token !== undefined) return { field: name, token };
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
+import { repoIdProblem, revisionProblem } from "@modelvet/engine";
 import type { Database } from "../db/schema.js";
-import { canSee, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
+import { canSee, InvalidRequestError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
 import { fileScansByIds, type FileScan } from "./file-scans.js";
 import { requireIntegration } from "./integrations.js";
 import { getProjectRow } from "./projects.js";
@@ -44,6 +45,7 @@ export async function registerModel(
   projectId: string,
   input: ModelInput,
 ): Promise<Model> {
+  requireHubNames(input.model_config.hugging_face);
   const project = await getProjectRow(db, scope, projectId);
   if (input.integration_id) await requireIntegration(db, scope, input.integration_id, project.workspace_id);
   const row: ModelRow = {
@@ -93,4 +95,15 @@ export async function listModels(
   const ids = rows.flatMap((r) => (r.latest_file_scan_id ? [r.latest_file_scan_id] : []));
   const scans = new Map((await fileScansByIds(db, ids, rulesVersion)).map((s) => [s.file_scan_id, s]));
   return rows.map((r) => toModel(r, (r.latest_file_scan_id && scans.get(r.latest_file_scan_id)) || null));
+}
+
+/** The schema's patterns admit the characters; this admits only names the Hub accepts (no `..`, `.`, `//`, `%`). */
+function requireHubNames(hub: { model_uri: string; revision?: string | undefined }): void {
+  const repo = repoIdProblem(hub.model_uri);
+  if (repo) throw new InvalidRequestError(`model_config.hugging_face.model_uri: ${repo}`);
+  const revision = hub.revision === undefined ? undefined : revisionProblem(hub.revision);
+  if (revision)
+    throw new InvalidRequestError(
+      `model_config.hugging_face.revision must be a branch, tag or commit the Hub accepts: ${revision}`,
+    );
 }

@@ -8,6 +8,9 @@ export interface ScanJob {
   id: string;
   status: Database["file_scans"]["status"];
   attempts: number;
+  crashes: number;
+  crashCause: string | null;
+  retryRamMegabytes: number | null;
   ramMegabytes: number | null;
   modelUri: string;
   revision: string;
@@ -22,6 +25,9 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
       "f.id",
       "f.status",
       "f.attempts",
+      "f.crashes",
+      "f.crash_cause",
+      "f.retry_ram_megabytes",
       "f.ram_request_megabytes",
       "m.model_uri",
       "m.revision",
@@ -34,6 +40,9 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
     id: row.id,
     status: row.status,
     attempts: Number(row.attempts),
+    crashes: Number(row.crashes),
+    crashCause: row.crash_cause,
+    retryRamMegabytes: row.retry_ram_megabytes,
     ramMegabytes: row.ram_request_megabytes,
     modelUri: row.model_uri,
     revision: row.revision,
@@ -41,21 +50,114 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
   };
 }
 
-/** Marks the scan running on `worker` (again, after a crash: progress restarts from zero). */
-export async function markRunning(db: Kysely<Database>, id: string, worker: string): Promise<void> {
+/**
+ * Marks the scan running on `worker` (again, after a crash: progress restarts from zero) and opens a row in its
+ * attempt history; returns the attempt's number.
+ */
+export async function markRunning(
+  db: Kysely<Database>,
+  id: string,
+  worker: string,
+  queueJobId: string | null = null,
+): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const startedAt = now();
+    const row = await trx
+      .updateTable("file_scans")
+      .set({
+        status: "running",
+        started_at: startedAt,
+        heartbeat_at: startedAt,
+        queue_job_id: queueJobId,
+        worker,
+        files_done: 0,
+        files_total: 0,
+        bytes_read: 0,
+        attempts: sql<number>`attempts + 1`,
+      })
+      .where("id", "=", id)
+      .returning("attempts")
+      .executeTakeFirstOrThrow();
+    const attempt = Number(row.attempts);
+    // An earlier attempt still open had its worker die under it (killed, lost its lease or heartbeat).
+    await trx
+      .updateTable("file_scan_attempts")
+      .set({ finished_at: startedAt, outcome: "its worker stopped before finishing" })
+      .where("file_scan_id", "=", id)
+      .where("finished_at", "is", null)
+      .execute();
+    await trx
+      .insertInto("file_scan_attempts")
+      .values({ file_scan_id: id, attempt, worker, started_at: startedAt, finished_at: null, outcome: null })
+      .execute();
+    return attempt;
+  });
+}
+
+/** Closes an attempt of the history with how it ended. */
+export async function endAttempt(db: Kysely<Database>, id: string, attempt: number, outcome: string): Promise<void> {
+  await db
+    .updateTable("file_scan_attempts")
+    .set({ finished_at: now(), outcome })
+    .where("file_scan_id", "=", id)
+    .where("attempt", "=", attempt)
+    .execute();
+}
+
+/** The attempt history of a scan, oldest first. */
+export async function listAttempts(db: Kysely<Database>, id: string): Promise<Database["file_scan_attempts"][]> {
+  return db.selectFrom("file_scan_attempts").selectAll().where("file_scan_id", "=", id).orderBy("attempt").execute();
+}
+
+/** Counts a dead scan process before anything else happens, so a restart sees it (poison jobs). */
+export async function recordCrash(
+  db: Kysely<Database>,
+  id: string,
+  cause: string,
+  retryRamMegabytes: number | null,
+): Promise<void> {
   await db
     .updateTable("file_scans")
-    .set({
-      status: "running",
-      started_at: now(),
-      worker,
-      files_done: 0,
-      files_total: 0,
-      bytes_read: 0,
-      attempts: sql<number>`attempts + 1`,
-    })
+    .set({ crashes: sql<number>`crashes + 1`, crash_cause: cause, retry_ram_megabytes: retryRamMegabytes })
     .where("id", "=", id)
     .execute();
+}
+
+/** The running worker is alive; see `reclaimStale`. */
+export async function heartbeat(db: Kysely<Database>, id: string, worker: string): Promise<void> {
+  await db
+    .updateTable("file_scans")
+    .set({ heartbeat_at: now() })
+    .where("id", "=", id)
+    .where("worker", "=", worker)
+    .where("status", "=", "running")
+    .execute();
+}
+
+/**
+ * Running scans whose worker stopped renewing the heartbeat before `cutoff`: each is set back to queued by exactly
+ * one caller (the conditional update), which gets its queue job id to hand back to the queue.
+ */
+export async function reclaimStale(db: Kysely<Database>, cutoff: string): Promise<Array<{ id: string; jobId: string }>> {
+  const stale = await db
+    .selectFrom("file_scans")
+    .select(["id", "queue_job_id"])
+    .where("status", "=", "running")
+    .where("heartbeat_at", "<", cutoff)
+    .limit(100)
+    .execute();
+  const reclaimed: Array<{ id: string; jobId: string }> = [];
+  for (const row of stale) {
+    const result = await db
+      .updateTable("file_scans")
+      .set({ status: "queued", heartbeat_at: null })
+      .where("id", "=", row.id)
+      .where("status", "=", "running")
+      .where("heartbeat_at", "<", cutoff)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 1 && row.queue_job_id) reclaimed.push({ id: row.id, jobId: row.queue_job_id });
+  }
+  return reclaimed;
 }
 
 export async function saveProgress(

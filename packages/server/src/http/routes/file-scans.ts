@@ -16,6 +16,11 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     "/file-scans",
     { schema: { tags: ["file scans"], body: StartScanBody, response: { 202: FileScan, ...errorResponses } } },
     async (request, reply) => {
+      const ram = request.body.ram_request_megabytes;
+      if (ram !== undefined && ram > services.maxScanMemoryMegabytes)
+        throw new InvalidRequestError(
+          `ram_request_megabytes ${ram} is more than this service allows: the maximum is ${services.maxScanMemoryMegabytes} (MODELVET_MAX_SCAN_MEMORY_MB)`,
+        );
       const scan = await createFileScan(db, scopeOf(request), request.body, rulesVersion);
       try {
         await queue.enqueue(scan.file_scan_id);

@@ -1,11 +1,11 @@
 /**
- * Runs one scan inside a worker thread, so a scan never blocks the HTTP loop and its heap is capped by the
- * thread's resourceLimits (the scan's ram_request_megabytes). Talks to ScanRunner only through messages.
+ * Entry point of a scan's child process (forked by ScanSupervisor). One scan per process, so a scan that runs out
+ * of memory, crashes natively or spins is killed alone and never takes the server with it. The input (with the
+ * Hub token) arrives over IPC, not argv, so it never shows in the process list.
  */
-import { parentPort, workerData } from "node:worker_threads";
 import { scanTargetsWithInventories, ScanError, type FileInventory, type ScanReport } from "@modelvet/engine";
 
-export interface ThreadInput {
+export interface ScanInput {
   target: string;
   revision: string;
   endpoint: string;
@@ -13,7 +13,7 @@ export interface ThreadInput {
   cacheDir: string | false;
 }
 
-export type ThreadMessage =
+export type ScanMessage =
   | { type: "progress"; filesDone: number; filesTotal: number; bytesRead: number }
   | { type: "done"; report: ScanReport; inventories: FileInventory[] }
   | { type: "failed"; message: string; actionable: boolean };
@@ -21,7 +21,7 @@ export type ThreadMessage =
 /** Progress messages at most this often; the last one always goes out with the result. */
 const PROGRESS_EVERY_MS = 250;
 
-async function run(input: ThreadInput): Promise<ThreadMessage> {
+async function run(input: ScanInput): Promise<ScanMessage> {
   let last = 0;
   try {
     const { report, inventories } = await scanTargetsWithInventories([input.target], {
@@ -33,7 +33,7 @@ async function run(input: ThreadInput): Promise<ThreadMessage> {
         const now = Date.now();
         if (now - last < PROGRESS_EVERY_MS && p.filesDone < p.filesTotal) return;
         last = now;
-        post({ type: "progress", filesDone: p.filesDone, filesTotal: p.filesTotal, bytesRead: p.bytesRead });
+        send({ type: "progress", filesDone: p.filesDone, filesTotal: p.filesTotal, bytesRead: p.bytesRead });
       },
     });
     return { type: "done", report, inventories };
@@ -42,8 +42,16 @@ async function run(input: ThreadInput): Promise<ThreadMessage> {
   }
 }
 
-function post(message: ThreadMessage): void {
-  parentPort?.postMessage(message);
+function send(message: ScanMessage): Promise<void> {
+  return new Promise((resolve) => (process.send ? process.send(message, () => resolve()) : resolve()));
 }
 
-if (parentPort) post(await run(workerData as ThreadInput));
+if (process.send) {
+  // The supervisor died (or closed the channel): nobody wants the result, so stop at once.
+  process.on("disconnect", () => process.exit(0));
+  process.once("message", (input: ScanInput) => {
+    void run(input)
+      .then(send)
+      .then(() => process.exit(0));
+  });
+}
