@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--no-worker", "take requests only; `modelvet worker` processes run the scans")
     .action(async (options: { port?: number; dataDir?: string; worker: boolean }) => {
       // Loaded on demand: `modelvet scan` should not pay for the server's dependencies.
-      const { runServe } = await import("./serve-command.js");
+      const { runServe } = await loadServeCommand();
       exitCode = await runServe(options);
     });
   program
@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--concurrency <n>", "scans run at once (default: MODELVET_CONCURRENCY or 2)", positiveInt)
     .option("--data-dir <dir>", "data folder (default: MODELVET_DATA_DIR or ./.modelvet)")
     .action(async (options: { concurrency?: number; dataDir?: string }) => {
-      const { runWorker } = await import("./serve-command.js");
+      const { runWorker } = await loadServeCommand();
       exitCode = await runWorker(options);
     });
 
@@ -91,6 +91,27 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`modelvet: internal error: ${(e as Error)?.message ?? String(e)}\n`);
     return 2;
   }
+}
+
+/**
+ * The service is an optional peer package, so installing the CLI to scan files pulls in no database or HTTP server.
+ * Without it, `serve`/`worker` say in one line what to install.
+ */
+async function loadServeCommand(): Promise<typeof import("./serve-command.js")> {
+  try {
+    return await import("./serve-command.js");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code === "ERR_MODULE_NOT_FOUND" && err.message.includes("@modelvet/server"))
+      throw new ServiceMissingError(
+        "the service is not installed: run `npm i @modelvet/server` where @modelvet/cli is installed (add -g for a global CLI)",
+      );
+    throw e;
+  }
+}
+
+class ServiceMissingError extends Error {
+  override name = "StartupError";
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,17 +1,16 @@
 import { open } from "node:fs/promises";
-import { existsSync } from "node:fs";
 import { concatBytes } from "../src/source/bytes.js";
 export { concatBytes };
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { FIXTURES, SHARED } from "./helpers.js";
+import { FIXTURES, HAVE_SHARED } from "./helpers.js";
+export { HAVE_SHARED };
 import { scanPaths, type FileSecurityReport, type ScanLimits, type ScanReport } from "../src/index.js";
 
 /** Fixtures written by fixtures/containers/generate_zip.py. */
 export const CONTAINERS = join(FIXTURES, "containers");
 /** The severities of this reader's indicators, layered on the built-in pack until the lead lists the file. */
 export const ZIP_INDICATORS = join(import.meta.dirname, "..", "rules", "indicators-zip.json");
-export const HAVE_SHARED = existsSync(join(SHARED, "corpus", "manifest.json"));
 
 export interface Scanned {
   report: ScanReport;

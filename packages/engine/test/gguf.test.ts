@@ -3,7 +3,7 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeTemplate } from "../src/formats/jinja.js";
-import { FIXTURES, SHARED, scanFile, concatBytes, tempFolder } from "./helpers.js";
+import { FIXTURES, SHARED, describeShared, scanFile, concatBytes, tempFolder } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "gguf");
 const TEMPLATES = join(FIXTURES, "formats", "templates");
@@ -75,14 +75,6 @@ describe("gguf", () => {
     expect(inventory.formats).toEqual(["gguf"]);
     expect(report.indicators).toEqual([]);
     expect(report.severity).toBe(1);
-  });
-
-  it("passes the corpus benign file and alerts on the corpus SSTI file", async () => {
-    expect((await scan(join(SHARED, "corpus", "benign", "gguf", "tiny_chat.gguf"))).report.severity).toBe(1);
-    const { report, messages } = await scan(join(SHARED, "corpus", "malicious", "gguf", "ssti_chat_template.gguf"));
-    expect(report.severity).toBe(3);
-    for (const name of ["__subclasses__", "__builtins__", "__import__"])
-      expect(messages.some((m) => m.includes(`access to ${name}`))).toBe(true);
   });
 
   it("alerts on a payload in a named template variant", async () => {
@@ -184,3 +176,13 @@ function ggufHeader(kvs: Array<[string, Uint8Array]>): Uint8Array {
 }
 
 const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);
+
+describeShared("gguf files of the shared corpus", () => {
+  it("passes the corpus benign file and alerts on the corpus SSTI file", async () => {
+    expect((await scan(join(SHARED, "corpus", "benign", "gguf", "tiny_chat.gguf"))).report.severity).toBe(1);
+    const { report, messages } = await scan(join(SHARED, "corpus", "malicious", "gguf", "ssti_chat_template.gguf"));
+    expect(report.severity).toBe(3);
+    for (const name of ["__subclasses__", "__builtins__", "__import__"])
+      expect(messages.some((m) => m.includes(`access to ${name}`))).toBe(true);
+  });
+});

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe } from "vitest";
 import { join } from "node:path";
 import {
   ByteReader,
@@ -21,6 +21,17 @@ export { concatBytes } from "../src/source/bytes.js";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 export const SHARED = join(import.meta.dirname, "..", "..", "..", "..", "shared");
+/** The shared corpora lie beside the repository in CI; a bare clone has none. */
+export const HAVE_SHARED = existsSync(join(SHARED, "corpus", "manifest.json"));
+
+/**
+ * describe() for a suite that reads the shared corpora: without them it is skipped and says so in one line, so a
+ * bare clone's `npm test` passes and shows what it did not run. Every format keeps its own fixtures in the repo.
+ */
+export function describeShared(title: string, body: () => void): void {
+  if (!HAVE_SHARED) console.info(`skipped "${title}": ../shared/corpus is absent beside the repository`);
+  describe.skipIf(!HAVE_SHARED)(title, body);
+}
 
 export function fixture(name: string): Uint8Array {
   return readFileSync(join(FIXTURES, name));

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SHARED } from "./helpers.js";
+import { SHARED, describeShared } from "./helpers.js";
 import { PAYLOAD_CALL, concat, judgeBytes, judgeFile, judgeFixture, ops } from "./compressed-helpers.js";
 
 // Fixtures: fixtures/compressed/generate.py (real joblib.dump output; payloads spliced in by opcode bytes).
@@ -179,7 +179,7 @@ describe("joblib wrapper sizing", () => {
 const CORPUS = join(SHARED, "corpus");
 const BENIGN_CORPUS = join(SHARED, "corpus-benign");
 
-describe.skipIf(!existsSync(join(CORPUS, "manifest.json")))("joblib corpus", () => {
+describeShared("joblib corpus", () => {
   it("grades every joblib file of the shared corpora as the manifests expect", async () => {
     const failures: string[] = [];
     for (const root of [CORPUS, BENIGN_CORPUS]) {

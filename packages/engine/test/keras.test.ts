@@ -8,7 +8,7 @@ import { describeMarshaledCode, renderCodeSummary } from "../src/formats/marshal
 import { findSignature, readRootAttributes } from "../src/formats/hdf5.js";
 import { kerasConfigFormat } from "../src/formats/keras.js";
 import { DEFAULT_SCAN_LIMITS, InspectContext, probe } from "../src/inspect.js";
-import { FIXTURES, SHARED } from "./helpers.js";
+import { FIXTURES, SHARED, describeShared } from "./helpers.js";
 
 const KERAS = join(FIXTURES, "keras");
 
@@ -344,7 +344,7 @@ describe("CPython marshal reader", () => {
   });
 });
 
-describe("shared corpus", () => {
+describeShared("keras files of the shared corpus", () => {
   it.each([
     ["benign/keras/sequential_dense.h5", 1],
     ["benign/keras/sequential_dense.keras", 1],

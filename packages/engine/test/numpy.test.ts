@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SHARED } from "./helpers.js";
+import { SHARED, describeShared } from "./helpers.js";
 import { concat, judgeBytes, judgeFile, judgeFixture, ops } from "./compressed-helpers.js";
 
 // Fixtures: fixtures/compressed/generate.py (np.lib.format.write_array; payloads spliced in by opcode bytes).
@@ -84,7 +83,7 @@ describe(".npy malformed headers", () => {
 
 const CORPUS = join(SHARED, "corpus");
 
-describe.skipIf(!existsSync(join(CORPUS, "manifest.json")))("numpy corpus", () => {
+describeShared("numpy corpus", () => {
   it.each([
     ["benign/numpy/weights.npy", 1],
     ["benign/numpy/object_array.npy", 1],

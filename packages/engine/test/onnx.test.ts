@@ -7,7 +7,7 @@ import { BufferSource, FileSource } from "../src/source/byte-source.js";
 import { leavesModelFolder, onnxFormat, sniffOnnx } from "../src/formats/onnx.js";
 import { DEFAULT_SCAN_LIMITS, InspectContext, probe } from "../src/inspect.js";
 import type { FileInventory } from "../src/inventory.js";
-import { FIXTURES, SHARED, scanFile, concatBytes, tempFolder } from "./helpers.js";
+import { FIXTURES, SHARED, describeShared, scanFile, concatBytes, tempFolder } from "./helpers.js";
 
 const DIR = join(FIXTURES, "formats", "onnx");
 const scan = scanFile;
@@ -18,10 +18,6 @@ describe("onnx", () => {
     expect(inventory.formats).toEqual(["onnx"]);
     expect(report.indicators).toEqual([]);
     expect(report.severity).toBe(1);
-  });
-
-  it("passes the corpus model", async () => {
-    expect((await scan(join(SHARED, "corpus", "benign", "onnx", "tiny_mlp.onnx"))).report.severity).toBe(1);
   });
 
   it("passes a model with external data beside it, noting the file", async () => {
@@ -151,3 +147,9 @@ function field(number: number, payload: Uint8Array): Uint8Array {
 }
 
 const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);
+
+describeShared("onnx files of the shared corpus", () => {
+  it("passes the corpus model", async () => {
+    expect((await scan(join(SHARED, "corpus", "benign", "onnx", "tiny_mlp.onnx"))).report.severity).toBe(1);
+  });
+});

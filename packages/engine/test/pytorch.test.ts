@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { SHARED } from "./helpers.js";
+import { SHARED, describeShared } from "./helpers.js";
 import { HAVE_SHARED, membersOf, scanFile, scanFixture, writeZip, type Scanned } from "./containers-helpers.js";
 
 // Fixtures: fixtures/containers/generate_zip.py. The benign baselines there are real torch.save / torch.jit.save
@@ -121,7 +121,7 @@ function manifest(dir: string): ManifestEntry[] {
   return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { files: ManifestEntry[] }).files;
 }
 
-describe.skipIf(!HAVE_SHARED)("real torch files of the shared corpora (skipped: /work/shared is absent)", () => {
+describeShared("real torch files of the shared corpora", () => {
   // describe.skipIf still runs this body to collect tests: list the folders only when they exist.
   const benign = (
     HAVE_SHARED

@@ -1,8 +1,7 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { SHARED } from "./helpers.js";
+import { SHARED, describeShared } from "./helpers.js";
 import { fixtureBytes, judgeBytes, judgeFile, judgeFixture } from "./compressed-helpers.js";
 
 // Fixtures: fixtures/compressed/generate.py (py7zr 0.11 writes solid LZMA2 folders and an LZMA-encoded header).
@@ -85,7 +84,7 @@ describe("7z archives", () => {
 
 const CORPUS = join(SHARED, "corpus");
 
-describe.skipIf(!existsSync(join(CORPUS, "manifest.json")))("7z corpus", () => {
+describeShared("7z corpus", () => {
   it("passes the benign state_dict archive", async () => {
     const judged = await judgeFile(join(CORPUS, "benign/archive/state_dict.7z"));
     expect(judged.severity).toBe(1);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hubSettingsFromEnv } from "@modelvet/engine";
@@ -66,7 +67,7 @@ export function configFromEnv(
     leaseMs: int(env.MODELVET_LEASE_MS, 30_000, "MODELVET_LEASE_MS"),
     pollMs: int(env.MODELVET_POLL_MS, 1000, "MODELVET_POLL_MS"),
     maintenanceSeconds: int(env.MODELVET_MAINTENANCE_SECONDS, 30, "MODELVET_MAINTENANCE_SECONDS"),
-    webDir: resolve(env.MODELVET_WEB_DIR ?? resolve(here, "../../web/dist")),
+    webDir: resolve(env.MODELVET_WEB_DIR ?? defaultWebDir()),
     cacheDir: env.MODELVET_CACHE === "off" ? false : resolve(dataDir, "cache"),
   };
   const merged = { ...config, ...overrides };
@@ -77,6 +78,12 @@ export function configFromEnv(
       `MODELVET_DEFAULT_RAM_MB (${merged.defaultRamMegabytes}) is more than MODELVET_MAX_SCAN_MEMORY_MB (${merged.maxScanMemoryMegabytes})`,
     );
   return merged;
+}
+
+/** The web UI beside the server in the repository (fresh from `npm run build`), else the copy packed inside it. */
+function defaultWebDir(): string {
+  const inRepo = resolve(here, "../../web/dist");
+  return existsSync(inRepo) ? inRepo : resolve(here, "../web");
 }
 
 function int(value: string | undefined, fallback: number, name: string, min = 1): number {
