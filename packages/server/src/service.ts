@@ -57,7 +57,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (options.http) {
       const classifier = await loadClassifier();
       service.app = await buildApp({
-        services: { db: db.kysely, box, queue, classifier },
+        services: { db: db.kysely, box, queue, classifier, hubEndpoint: config.hubEndpoint },
         logger,
         webDir: config.webDir,
       });

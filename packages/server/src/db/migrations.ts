@@ -90,6 +90,13 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex("jobs_claim").on("jobs").columns(["state", "created_at"]).execute();
     },
   },
+  "002_manage": {
+    // Keys list by a prefix (never the key); a model deleted with its history kept stays as a hidden row.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable("api_keys").addColumn("prefix", "text").execute();
+      await db.schema.alterTable("models").addColumn("deleted_at", "text").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -10,7 +10,9 @@ import type { Logger } from "pino";
 import { authHook } from "./auth.js";
 import { errorHandler, sendError } from "./errors.js";
 import { fileScanRoutes } from "./routes/file-scans.js";
+import { manageRoutes } from "./routes/manage.js";
 import { projectRoutes } from "./routes/projects.js";
+import { reportRoutes } from "./routes/reports.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
 import type { Services } from "./services.js";
 
@@ -58,6 +60,8 @@ export async function buildApp(options: AppOptions) {
       await api.register(workspaceRoutes, { services: options.services });
       await api.register(projectRoutes, { services: options.services });
       await api.register(fileScanRoutes, { services: options.services });
+      await api.register(manageRoutes, { services: options.services });
+      await api.register(reportRoutes, { services: options.services });
     },
     { prefix: API_PREFIX },
   );

@@ -11,4 +11,6 @@ export interface Services {
   queue: JobQueue;
   /** The current rules pack: stored results judged by another version are `rules_outdated`. */
   classifier: Classifier;
+  /** The Hub scans read from (HF_ENDPOINT): the web UI links each scanned file there. */
+  hubEndpoint?: string;
 }

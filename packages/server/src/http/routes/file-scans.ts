@@ -5,7 +5,7 @@ import { InvalidRequestError } from "../../store/common.js";
 import { createFileScan, getFileScanRow, listFileScans, toFileScan } from "../../store/file-scans.js";
 import { loadForRejudge, saveFailure, saveRejudged } from "../../store/scan-jobs.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, FileScan, params, Rules, StartScanBody, VerboseQuery } from "../schemas.js";
+import { errorResponses, FileScan, params, StartScanBody, VerboseQuery } from "../schemas.js";
 import type { Services } from "../services.js";
 
 export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }> = (app, { services }, done) => {
@@ -75,10 +75,5 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     },
   );
 
-  app.get("/rules", { schema: { tags: ["rules"], response: { 200: Rules, ...errorResponses } } }, () => ({
-    version: rulesVersion,
-    rules: classifier.pack.rules.length,
-    indicators: classifier.pack.indicators.size,
-  }));
   done();
 };
