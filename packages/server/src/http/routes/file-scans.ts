@@ -14,7 +14,14 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
 
   app.post(
     "/file-scans",
-    { schema: { tags: ["file scans"], body: StartScanBody, response: { 202: FileScan, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["file scans"],
+        summary: "Start a file scan of a model",
+        body: StartScanBody,
+        response: { 202: FileScan, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const scan = await createFileScan(db, scopeOf(request), request.body, rulesVersion);
       try {
@@ -33,6 +40,7 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     {
       schema: {
         tags: ["file scans"],
+        summary: "A file scan's status, progress and (verbose) result",
         params: params.fileScan,
         querystring: VerboseQuery,
         response: { 200: FileScan, ...errorResponses },
@@ -50,6 +58,7 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     {
       schema: {
         tags: ["file scans"],
+        summary: "A model's scan history, newest first",
         params: params.model,
         response: { 200: Type.Object({ file_scans: Type.Array(FileScan) }), ...errorResponses },
       },
@@ -61,7 +70,14 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
 
   app.post(
     "/file-scans/:file_scan_id/rejudge",
-    { schema: { tags: ["file scans"], params: params.fileScan, response: { 200: FileScan, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["file scans"],
+        summary: "Judge a finished scan again with the current rules",
+        params: params.fileScan,
+        response: { 200: FileScan, ...errorResponses },
+      },
+    },
     async (request) => {
       const scope = scopeOf(request);
       const id = request.params.file_scan_id;
