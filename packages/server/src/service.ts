@@ -64,7 +64,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (options.http) {
       const classifier = await loadClassifier();
       service.app = await buildApp({
-        services: { db: db.kysely, box, queue, classifier, maxScanMemoryMegabytes: config.maxScanMemoryMegabytes },
+        services: {
+          db: db.kysely,
+          box,
+          queue,
+          classifier,
+          maxScanMemoryMegabytes: config.maxScanMemoryMegabytes,
+          hubEndpoint: config.hubEndpoint,
+        },
         logger,
         webDir: config.webDir,
       });

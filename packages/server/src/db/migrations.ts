@@ -114,6 +114,13 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "003_manage": {
+    // Keys list by a prefix (never the key); a model deleted with its history kept stays as a hidden row.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable("api_keys").addColumn("prefix", "text").execute();
+      await db.schema.alterTable("models").addColumn("deleted_at", "text").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

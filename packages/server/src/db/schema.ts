@@ -27,6 +27,8 @@ export interface ApiKeyTable {
   name: string;
   /** Hex SHA-256 of the key; the key itself is never stored. */
   key_hash: string;
+  /** The key's first characters, to tell keys apart in a list; null for keys made before it was kept. */
+  prefix: string | null;
   created_at: string;
 }
 
@@ -59,6 +61,8 @@ export interface ModelTable {
   /** The newest file scan started for the model. */
   latest_file_scan_id: string | null;
   created_at: string;
+  /** Set when the model was deleted but its scan history kept; such a model is hidden everywhere. */
+  deleted_at: string | null;
 }
 
 export interface FileScanTable {

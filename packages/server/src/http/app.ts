@@ -4,13 +4,15 @@ import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify from "fastify";
+import Fastify, { type RouteOptions } from "fastify";
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import { authHook } from "./auth.js";
 import { errorHandler, sendError } from "./errors.js";
 import { fileScanRoutes } from "./routes/file-scans.js";
+import { manageRoutes } from "./routes/manage.js";
 import { projectRoutes } from "./routes/projects.js";
+import { reportRoutes } from "./routes/reports.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
 import type { Services } from "./services.js";
 
@@ -38,8 +40,13 @@ export async function buildApp(options: AppOptions) {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: "3.0.3",
-      info: { title: "modelvet API", version: "1", description: "Model registry and file scans (docs/API.md)." },
-      servers: [{ url: "/" }],
+      info: {
+        title: "modelvet API",
+        version: "1",
+        description: "Model registry and file scans (docs/API.md).",
+        license: { name: "Apache-2.0", url: "https://www.apache.org/licenses/LICENSE-2.0" },
+      },
+      servers: [{ url: "/", description: "the server that answers this document" }],
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },
@@ -55,9 +62,12 @@ export async function buildApp(options: AppOptions) {
   await app.register(
     async (api) => {
       api.addHook("onRequest", authHook(options.services.db));
+      api.addHook("onRoute", nameOperation);
       await api.register(workspaceRoutes, { services: options.services });
       await api.register(projectRoutes, { services: options.services });
       await api.register(fileScanRoutes, { services: options.services });
+      await api.register(manageRoutes, { services: options.services });
+      await api.register(reportRoutes, { services: options.services });
     },
     { prefix: API_PREFIX },
   );
@@ -72,6 +82,27 @@ export async function buildApp(options: AppOptions) {
     return sendError(reply, 404, `no route ${request.method} ${path}; see /docs`);
   });
   return app;
+}
+
+/**
+ * Every documented operation gets an operationId derived from its method and path (stable, unique, what
+ * client generators name methods after), and must carry a summary: a route without one fails at start-up.
+ */
+function nameOperation(route: RouteOptions): void {
+  const schema = (route.schema ?? {}) as { hide?: boolean; summary?: string; operationId?: string };
+  if (schema.hide || route.method === "HEAD" || route.method === "OPTIONS") return;
+  const method = Array.isArray(route.method) ? route.method.join("") : route.method;
+  if (!schema.summary) throw new Error(`route ${method} ${route.url} has no summary for the OpenAPI document`);
+  if (schema.operationId) return;
+  const words = route.url
+    .replace(API_PREFIX, "")
+    .split(/[/_-]/)
+    .filter(Boolean)
+    .map((w) => (w.startsWith(":") ? "by_" + w.slice(1) : w));
+  const camel = [method.toLowerCase(), ...words.join("_").split("_")]
+    .map((w, i) => (i === 0 ? w : w.charAt(0).toUpperCase() + w.slice(1)))
+    .join("");
+  route.schema = { ...schema, operationId: camel };
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;

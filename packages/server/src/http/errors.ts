@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { ForbiddenError, InvalidRequestError, NotFoundError } from "../store/common.js";
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from "../store/common.js";
 
 /** Error names by status, for `{ error, message }` answers. */
 const NAMES: Record<number, string> = {
@@ -11,7 +11,9 @@ const NAMES: Record<number, string> = {
   409: "Conflict",
   413: "PayloadTooLarge",
   415: "UnsupportedMediaType",
+  406: "NotAcceptable",
   429: "TooManyRequests",
+  501: "NotImplemented",
 };
 
 export function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
@@ -26,6 +28,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof NotFoundError) return sendError(reply, 404, error.message);
   if (error instanceof ForbiddenError) return sendError(reply, 403, error.message);
   if (error instanceof InvalidRequestError) return sendError(reply, 400, error.message);
+  if (error instanceof ConflictError) return sendError(reply, 409, error.message);
   if (error.validation) return sendError(reply, 400, validationMessage(error));
   if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE")
     return sendError(reply, 413, "the request body is larger than 1 MiB; send a smaller body");

@@ -271,11 +271,99 @@ export const VerboseQuery = Type.Object(
   closed,
 );
 
-export const Rules = Type.Object({ version: Type.String(), rules: Type.Integer(), indicators: Type.Integer() }, closed);
-
 export const params = {
   workspace: Type.Object({ workspace_id: Uuid }, closed),
   project: Type.Object({ project_id: Uuid }, closed),
   model: Type.Object({ model_id: Uuid }, closed),
   fileScan: Type.Object({ file_scan_id: Uuid }, closed),
 };
+
+// --- Edits, keys, rules and reports ---
+
+export const UpdateWorkspaceBody = Type.Object({ name: Name }, closed);
+export const UpdateProjectBody = Type.Object(
+  { name: Type.Optional(Name), description: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { ...closed, minProperties: 1 },
+);
+export const UpdateModelBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    revision: Type.Optional(Revision),
+    integration_id: Type.Optional(Nullable(Uuid)),
+  },
+  { ...closed, minProperties: 1 },
+);
+export const UpdateIntegrationBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    integration_schema: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9_.-]+$" }),
+            sensitivity: Sensitivity,
+            value: Type.Optional(
+              Type.String({
+                maxLength: 8192,
+                description: "leave out to keep the stored value (a SECRET stays unread)",
+              }),
+            ),
+          },
+          closed,
+        ),
+        { maxItems: 50 },
+      ),
+    ),
+  },
+  { ...closed, minProperties: 1 },
+);
+export const DeleteModelQuery = Type.Object(
+  {
+    keep_history: Type.Optional(
+      Type.Union([Type.Literal("true"), Type.Literal("false")], {
+        description: "true keeps the model's file scans readable by id; the default (false) deletes them",
+      }),
+    ),
+  },
+  closed,
+);
+
+export const ApiKey = Type.Object(
+  {
+    key_id: Uuid,
+    name: Type.String(),
+    prefix: Nullable(Type.String({ description: "the key's first characters, to tell keys apart" })),
+    created_at: Timestamp,
+  },
+  closed,
+);
+export const apiKeyParams = Type.Object({ workspace_id: Uuid, key_id: Uuid }, closed);
+export const integrationParams = Type.Object({ integration_id: Uuid }, closed);
+
+const SeverityValue = Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)]);
+export const RuleEntry = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal("import"), Type.Literal("indicator")]),
+    match: Type.Optional(Type.String({ description: "import rules: the dotted path pattern" })),
+    severity: SeverityValue,
+    severity_label: Type.String(),
+    reason: Type.String(),
+    references: Type.Array(Type.String(), { description: "advisories, CVEs and format documentation" }),
+  },
+  closed,
+);
+export const RuleList = Type.Object(
+  {
+    version: Type.String(),
+    rules: Type.Integer({ description: "how many import rules" }),
+    indicators: Type.Integer({ description: "how many indicator rules" }),
+    entries: Type.Array(RuleEntry),
+  },
+  closed,
+);
+export const ruleParams = Type.Object({ rule_id: Type.String({ minLength: 1, maxLength: 200 }) }, closed);
+export const ReportQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("sarif"), Type.Literal("cyclonedx")])) },
+  closed,
+);

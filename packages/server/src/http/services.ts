@@ -13,4 +13,6 @@ export interface Services {
   classifier: Classifier;
   /** MODELVET_MAX_SCAN_MEMORY_MB: a scan asking for more is refused. */
   maxScanMemoryMegabytes: number;
+  /** The Hub scans read from (HF_ENDPOINT): the web UI links each scanned file there. */
+  hubEndpoint?: string;
 }

@@ -18,6 +18,9 @@ export class ForbiddenError extends Error {}
 /** A request that conflicts with the stored state (e.g. an integration of another workspace). */
 export class InvalidRequestError extends Error {}
 
+/** A request the stored state does not allow now (deleting what is still in use or being scanned). */
+export class ConflictError extends Error {}
+
 /** Most rows a list call returns: every list is bounded (the API has no paging yet; see README). */
 export const LIST_LIMIT = 1000;
 /** Most file scans a model's history returns (each carries its full result). */

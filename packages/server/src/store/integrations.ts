@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
-import { canSee, InvalidRequestError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
+import { canSee, ConflictError, InvalidRequestError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
 import { getWorkspace } from "./workspaces.js";
 
 export interface FieldInput {
@@ -124,4 +124,71 @@ export async function hubTokenOf(
     if (token !== undefined) return { field: name, token };
   }
   return undefined;
+}
+
+/**
+ * Renames an integration and/or replaces its fields. Fields are replaced as a whole list; a SECRET field sent
+ * without a value keeps its stored (sealed) value, so a client can rename or add fields without ever
+ * reading — or having to resend — a secret it cannot see.
+ */
+export async function updateIntegration(
+  db: Kysely<Database>,
+  box: SecretBox,
+  scope: Scope,
+  id: string,
+  input: {
+    name?: string | undefined;
+    integration_schema?: Array<Omit<FieldInput, "value"> & { value?: string | undefined }> | undefined;
+  },
+): Promise<Integration> {
+  const row = await getIntegrationRow(db, scope, id);
+  let fields = row.fields;
+  if (input.integration_schema) {
+    const stored = new Map((JSON.parse(row.fields) as StoredField[]).map((f) => [f.name, f]));
+    const names = new Set(input.integration_schema.map((f) => f.name));
+    if (names.size !== input.integration_schema.length)
+      throw new InvalidRequestError("integration_schema names each field once; a name appears twice");
+    const next = input.integration_schema.map((f): StoredField => {
+      const old = stored.get(f.name);
+      if (f.value === undefined) {
+        if (!old || old.sensitivity !== f.sensitivity)
+          throw new InvalidRequestError(
+            `field "${f.name}" needs a value: there is no stored ${f.sensitivity} value to keep`,
+          );
+        return old;
+      }
+      return f.sensitivity === "SECRET"
+        ? { name: f.name, sensitivity: f.sensitivity, sealed: box.encrypt(f.value, aad(id)) }
+        : { name: f.name, sensitivity: f.sensitivity, value: f.value };
+    });
+    fields = JSON.stringify(next);
+  }
+  const name = input.name ?? row.name;
+  await db.updateTable("integrations").set({ name, fields }).where("id", "=", id).execute();
+  return toIntegration({ ...row, name, fields });
+}
+
+async function getIntegrationRow(db: Kysely<Database>, scope: Scope, id: string): Promise<Database["integrations"]> {
+  const row = await db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row || !canSee(scope, row.workspace_id)) throw new NotFoundError(`integration ${id} not found`);
+  return row;
+}
+
+/** Deletes an integration no model uses (a model's scans would lose their token silently otherwise). */
+export async function deleteIntegration(db: Kysely<Database>, scope: Scope, id: string): Promise<void> {
+  await getIntegrationRow(db, scope, id);
+  const users = await db
+    .selectFrom("models")
+    .select(["name"])
+    .where("integration_id", "=", id)
+    .where("deleted_at", "is", null)
+    .limit(5)
+    .execute();
+  if (users.length > 0)
+    throw new ConflictError(
+      `integration ${id} is used by model(s) ${users.map((u) => `"${u.name}"`).join(", ")}; detach or delete them first`,
+    );
+  // Hidden (deleted) models keep no reference to it.
+  await db.updateTable("models").set({ integration_id: null }).where("integration_id", "=", id).execute();
+  await db.deleteFrom("integrations").where("id", "=", id).execute();
 }

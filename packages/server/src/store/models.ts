@@ -58,13 +58,19 @@ export async function registerModel(
     integration_id: input.integration_id ?? null,
     latest_file_scan_id: null,
     created_at: now(),
+    deleted_at: null,
   };
   await db.insertInto("models").values(row).execute();
   return toModel(row, null);
 }
 
 export async function getModelRow(db: Kysely<Database>, scope: Scope, id: string): Promise<ModelRow> {
-  const row = await db.selectFrom("models").selectAll().where("id", "=", id).executeTakeFirst();
+  const row = await db
+    .selectFrom("models")
+    .selectAll()
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
   if (!row || !canSee(scope, row.workspace_id)) throw new NotFoundError(`model ${id} not found`);
   return row;
 }
@@ -89,6 +95,7 @@ export async function listModels(
     .selectFrom("models")
     .selectAll()
     .where("project_id", "=", projectId)
+    .where("deleted_at", "is", null)
     .orderBy("created_at")
     .limit(LIST_LIMIT)
     .execute();

@@ -101,6 +101,7 @@ export async function modelCounts(
         .as("severity"),
     ])
     .where("m.project_id", "in", projectIds)
+    .where("m.deleted_at", "is", null)
     .limit(LIST_LIMIT * 10)
     .execute();
   for (const row of rows) {

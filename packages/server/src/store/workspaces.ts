@@ -30,6 +30,9 @@ export async function getWorkspace(db: Kysely<Database>, scope: Scope, id: strin
   return { workspace_id: row.id, name: row.name, created_at: row.created_at };
 }
 
+/** How much of a key a list shows: "mv_" and 7 characters, enough to tell keys apart, far too few to guess. */
+export const KEY_PREFIX_LENGTH = 10;
+
 export interface CreatedKey {
   key_id: string;
   name: string;
@@ -46,7 +49,14 @@ export async function createApiKey(
   const id = randomUUID();
   await db
     .insertInto("api_keys")
-    .values({ id, workspace_id: workspaceId, name, key_hash: hashApiKey(key), created_at: now() })
+    .values({
+      id,
+      workspace_id: workspaceId,
+      name,
+      key_hash: hashApiKey(key),
+      prefix: key.slice(0, KEY_PREFIX_LENGTH),
+      created_at: now(),
+    })
     .execute();
   return { key_id: id, name, api_key: key };
 }

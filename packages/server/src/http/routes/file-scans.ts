@@ -5,7 +5,7 @@ import { InvalidRequestError } from "../../store/common.js";
 import { createFileScan, getFileScanRow, listFileScans, toFileScan } from "../../store/file-scans.js";
 import { loadForRejudge, saveFailure, saveRejudged } from "../../store/scan-jobs.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, FileScan, params, Rules, StartScanBody, VerboseQuery } from "../schemas.js";
+import { errorResponses, FileScan, params, StartScanBody, VerboseQuery } from "../schemas.js";
 import type { Services } from "../services.js";
 
 export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }> = (app, { services }, done) => {
@@ -14,7 +14,14 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
 
   app.post(
     "/file-scans",
-    { schema: { tags: ["file scans"], body: StartScanBody, response: { 202: FileScan, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["file scans"],
+        summary: "Start a file scan of a model",
+        body: StartScanBody,
+        response: { 202: FileScan, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const ram = request.body.ram_request_megabytes;
       if (ram !== undefined && ram > services.maxScanMemoryMegabytes)
@@ -38,6 +45,7 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     {
       schema: {
         tags: ["file scans"],
+        summary: "A file scan's status, progress and (verbose) result",
         params: params.fileScan,
         querystring: VerboseQuery,
         response: { 200: FileScan, ...errorResponses },
@@ -55,6 +63,7 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     {
       schema: {
         tags: ["file scans"],
+        summary: "A model's scan history, newest first",
         params: params.model,
         response: { 200: Type.Object({ file_scans: Type.Array(FileScan) }), ...errorResponses },
       },
@@ -66,7 +75,14 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
 
   app.post(
     "/file-scans/:file_scan_id/rejudge",
-    { schema: { tags: ["file scans"], params: params.fileScan, response: { 200: FileScan, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["file scans"],
+        summary: "Judge a finished scan again with the current rules",
+        params: params.fileScan,
+        response: { 200: FileScan, ...errorResponses },
+      },
+    },
     async (request) => {
       const scope = scopeOf(request);
       const id = request.params.file_scan_id;
@@ -80,10 +96,5 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     },
   );
 
-  app.get("/rules", { schema: { tags: ["rules"], response: { 200: Rules, ...errorResponses } } }, () => ({
-    version: rulesVersion,
-    rules: classifier.pack.rules.length,
-    indicators: classifier.pack.indicators.size,
-  }));
   done();
 };

@@ -12,7 +12,14 @@ export const projectRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
 
   app.post(
     "/projects",
-    { schema: { tags: ["projects"], body: CreateProjectBody, response: { 201: Project, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["projects"],
+        summary: "Create a project",
+        body: CreateProjectBody,
+        response: { 201: Project, ...errorResponses },
+      },
+    },
     async (request, reply) => reply.code(201).send(await createProject(db, scopeOf(request), request.body)),
   );
 
@@ -21,6 +28,7 @@ export const projectRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
     {
       schema: {
         tags: ["projects"],
+        summary: "List a workspace's projects",
         params: params.workspace,
         response: { 200: Type.Object({ projects: Type.Array(Project) }), ...errorResponses },
       },
@@ -30,7 +38,14 @@ export const projectRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
 
   app.get(
     "/projects/:project_id",
-    { schema: { tags: ["projects"], params: params.project, response: { 200: Project, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["projects"],
+        summary: "A project with its models counted by severity",
+        params: params.project,
+        response: { 200: Project, ...errorResponses },
+      },
+    },
     async (request) => getProject(db, scopeOf(request), request.params.project_id),
   );
 
@@ -39,6 +54,7 @@ export const projectRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
     {
       schema: {
         tags: ["models"],
+        summary: "Register a Hugging Face model",
         params: params.project,
         body: RegisterModelBody,
         response: { 201: Model, ...errorResponses },
@@ -53,6 +69,7 @@ export const projectRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
     {
       schema: {
         tags: ["models"],
+        summary: "List a project's models with their latest scans",
         params: params.project,
         response: { 200: Type.Object({ models: Type.Array(Model) }), ...errorResponses },
       },
@@ -62,7 +79,14 @@ export const projectRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
 
   app.get(
     "/models/:model_id",
-    { schema: { tags: ["models"], params: params.model, response: { 200: Model, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["models"],
+        summary: "A model with its latest scan and full result",
+        params: params.model,
+        response: { 200: Model, ...errorResponses },
+      },
+    },
     async (request) => getModel(db, scopeOf(request), request.params.model_id, rulesVersion),
   );
   done();

@@ -22,7 +22,14 @@ export const workspaceRoutes: FastifyPluginCallbackTypebox<{ services: Services 
 
   app.post(
     "/workspaces",
-    { schema: { tags: ["workspaces"], body: CreateWorkspaceBody, response: { 201: Workspace, ...errorResponses } } },
+    {
+      schema: {
+        tags: ["workspaces"],
+        summary: "Create a workspace (admin keys only)",
+        body: CreateWorkspaceBody,
+        response: { 201: Workspace, ...errorResponses },
+      },
+    },
     async (request, reply) => reply.code(201).send(await createWorkspace(db, scopeOf(request), request.body.name)),
   );
 
@@ -31,6 +38,7 @@ export const workspaceRoutes: FastifyPluginCallbackTypebox<{ services: Services 
     {
       schema: {
         tags: ["workspaces"],
+        summary: "List the workspaces this key may see",
         response: { 200: Type.Object({ workspaces: Type.Array(Workspace) }), ...errorResponses },
       },
     },
@@ -42,6 +50,7 @@ export const workspaceRoutes: FastifyPluginCallbackTypebox<{ services: Services 
     {
       schema: {
         tags: ["workspaces"],
+        summary: "A workspace with its projects and integrations",
         params: params.workspace,
         response: { 200: WorkspaceSummary, ...errorResponses },
       },
@@ -73,6 +82,7 @@ export const workspaceRoutes: FastifyPluginCallbackTypebox<{ services: Services 
     {
       schema: {
         tags: ["workspaces"],
+        summary: "Create a workspace API key (shown once)",
         params: params.workspace,
         body: CreateApiKeyBody,
         response: { 201: CreatedApiKey, ...errorResponses },
@@ -89,6 +99,7 @@ export const workspaceRoutes: FastifyPluginCallbackTypebox<{ services: Services 
     {
       schema: {
         tags: ["integrations"],
+        summary: "Create an integration (secrets stored encrypted)",
         params: params.workspace,
         body: CreateIntegrationBody,
         response: { 201: Integration, ...errorResponses },
@@ -105,6 +116,7 @@ export const workspaceRoutes: FastifyPluginCallbackTypebox<{ services: Services 
     {
       schema: {
         tags: ["integrations"],
+        summary: "List a workspace's integrations (secrets never shown)",
         params: params.workspace,
         response: { 200: Type.Object({ integrations: Type.Array(Integration) }), ...errorResponses },
       },

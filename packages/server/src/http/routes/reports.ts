@@ -1,0 +1,145 @@
+import { readFileSync } from "node:fs";
+import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
+import { SEVERITY_LABELS, toSarif, type Classifier, type ScanReport } from "@modelvet/engine";
+import { Type, type Static } from "typebox";
+import { InvalidRequestError, NotFoundError } from "../../store/common.js";
+import { getFileScanRow } from "../../store/file-scans.js";
+import { scopeOf } from "../auth.js";
+import { sendError } from "../errors.js";
+import { errorResponses, params, ReportQuery, RuleEntry, RuleList, ruleParams } from "../schemas.js";
+import type { Services } from "../services.js";
+
+type Entry = Static<typeof RuleEntry>;
+
+/** The server's version, for the tool entry of exported reports (src/ and dist/ sit at the same depth). */
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/**
+ * Report exports by format. CycloneDX is not produced by the engine yet: the route answers 501 until an engine
+ * export exists, at which point its entry here becomes `cyclonedx: (report) => toCycloneDx(report, VERSION)`.
+ */
+const EXPORTS: Record<"json" | "sarif" | "cyclonedx", ((report: ScanReport) => unknown) | undefined> = {
+  json: (report) => report,
+  sarif: (report) => toSarif(report, VERSION),
+  cyclonedx: undefined,
+};
+const MEDIA_TYPES = {
+  json: "application/json",
+  sarif: "application/sarif+json",
+  cyclonedx: "application/vnd.cyclonedx+json",
+};
+const EXTENSIONS = { json: "json", sarif: "sarif", cyclonedx: "cdx.json" };
+
+function ruleEntries(classifier: Classifier): Entry[] {
+  const { pack } = classifier;
+  const imports = pack.rules.map((r): Entry => ({
+    id: r.id,
+    kind: "import",
+    match: r.match,
+    severity: r.severity,
+    severity_label: SEVERITY_LABELS[r.severity],
+    reason: r.reason,
+    references: r.references,
+  }));
+  const indicators = [...pack.indicators.values()].map((r): Entry => ({
+    id: r.id,
+    kind: "indicator",
+    severity: r.severity,
+    severity_label: SEVERITY_LABELS[r.severity],
+    reason: r.reason,
+    references: r.references,
+  }));
+  return [...imports, ...indicators];
+}
+
+export const reportRoutes: FastifyPluginCallbackTypebox<{ services: Services }> = (app, { services }, done) => {
+  const { db, classifier } = services;
+  const entries = ruleEntries(classifier);
+  const byId = new Map<string, Entry>();
+  for (const entry of entries) if (!byId.has(entry.id)) byId.set(entry.id, entry);
+
+  app.get(
+    "/rules",
+    {
+      schema: {
+        tags: ["rules"],
+        summary: "The server's rules pack: version, counts and every rule",
+        response: { 200: RuleList, ...errorResponses },
+      },
+    },
+    () => ({
+      version: classifier.version,
+      rules: classifier.pack.rules.length,
+      indicators: classifier.pack.indicators.size,
+      entries,
+    }),
+  );
+
+  app.get(
+    "/rules/:rule_id",
+    {
+      schema: {
+        tags: ["rules"],
+        summary: "One rule: what it matches, its severity, reason and references",
+        params: ruleParams,
+        response: { 200: RuleEntry, ...errorResponses },
+      },
+    },
+    (request) => {
+      const entry = byId.get(request.params.rule_id);
+      if (!entry) throw new NotFoundError(`rule ${request.params.rule_id} is not in rules pack ${classifier.version}`);
+      return entry;
+    },
+  );
+
+  app.get(
+    "/file-scans/:file_scan_id/report",
+    {
+      schema: {
+        tags: ["file scans"],
+        summary: "Download a finished scan's report as JSON, SARIF or CycloneDX",
+        params: params.fileScan,
+        querystring: ReportQuery,
+        response: { 200: Type.Unknown({ description: "the report in the asked format" }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const row = await getFileScanRow(db, scopeOf(request), request.params.file_scan_id);
+      const format = request.query.format ?? "json";
+      if (!row.result)
+        throw new InvalidRequestError(
+          `file scan ${row.id} is ${row.status} and has no report; only a succeeded scan has`,
+        );
+      const exporter = EXPORTS[format];
+      if (!exporter)
+        return sendError(reply, 501, `this server cannot export ${format} yet; download json or sarif instead`);
+      const body = JSON.stringify(exporter(JSON.parse(row.result) as ScanReport), null, 2);
+      return reply
+        .type(MEDIA_TYPES[format])
+        .header("content-disposition", `attachment; filename="modelvet-${row.id}.${EXTENSIONS[format]}"`)
+        .serializer((payload: string) => payload)
+        .send(body);
+    },
+  );
+
+  app.get(
+    "/settings",
+    {
+      schema: {
+        tags: ["rules"],
+        summary: "What the web UI needs to know of this server",
+        response: {
+          200: Type.Object(
+            { hub_endpoint: Type.Union([Type.String(), Type.Null()]), rules_version: Type.String() },
+            { additionalProperties: false },
+          ),
+          ...errorResponses,
+        },
+      },
+    },
+    () => ({ hub_endpoint: services.hubEndpoint ?? null, rules_version: classifier.version }),
+  );
+  done();
+};

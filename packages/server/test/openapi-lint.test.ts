@@ -1,0 +1,65 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { FakeHub } from "../../engine/test/support/hub-server.js";
+import { removeDir, startHub, startTestService, tempDir, type TestService } from "./helpers.js";
+
+const run = promisify(execFile);
+const redocly = join(dirname(createRequire(import.meta.url).resolve("@redocly/cli/package.json")), "bin", "cli.js");
+
+let hub: FakeHub;
+let dataDir: string;
+let ts: TestService;
+let document: { paths: Record<string, Record<string, { operationId?: string; summary?: string }>> };
+let docText: string;
+
+beforeAll(async () => {
+  hub = await startHub();
+  dataDir = tempDir();
+  ts = await startTestService({ dataDir, hubUrl: hub.hubUrl });
+  docText = (await ts.service.app!.inject({ method: "GET", url: "/openapi.json" })).body;
+  document = JSON.parse(docText) as typeof document;
+});
+afterAll(async () => {
+  await ts?.service.close();
+  await hub?.stop();
+  removeDir(dataDir);
+});
+
+test("every operation has a summary and a unique operationId", () => {
+  const operations = Object.values(document.paths).flatMap((byMethod) => Object.values(byMethod));
+  expect(operations.length).toBeGreaterThan(25);
+  for (const op of operations)
+    expect(op).toMatchObject({ summary: expect.any(String), operationId: expect.any(String) });
+  const ids = operations.map((op) => op.operationId);
+  expect(new Set(ids).size).toBe(ids.length);
+});
+
+test("@redocly/cli lint with the recommended rules reports no error and no warning", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "modelvet-openapi-"));
+  try {
+    const file = join(dir, "openapi.json");
+    writeFileSync(file, docText);
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [redocly, "lint", "--extends", "recommended", "--format", "json", file],
+      {
+        env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_COLOR: "1" },
+        timeout: 60_000,
+      },
+    ).catch((e: { stdout: string; stderr: string }) => e);
+    const result = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: unknown[] };
+    // The problems themselves are in the failure message when a rule trips.
+    expect({ totals: result.totals, problems: result.problems }).toEqual({
+      totals: expect.objectContaining({ errors: 0, warnings: 0 }) as unknown,
+      problems: [],
+    });
+    expect(stderr).not.toMatch(/\berror\b/i);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 90_000);
