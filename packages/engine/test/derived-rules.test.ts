@@ -25,7 +25,8 @@ describe("deny rules derived from the trusted libraries", () => {
   });
 
   it("grades every candidate within two calls of its sink Alert", () => {
-    const near = candidates.filter((c) => c.path.length <= 3);
+    // torch.storage._load_from_bytes stays Warning: its bytes are read as a nested pickle (benign tensors use it).
+    const near = candidates.filter((c) => c.path.length <= 3 && c.callable !== "torch.storage._load_from_bytes");
     expect(near.length).toBeGreaterThan(100);
     const notAlert = near.filter((c) => verdict(c.callable).severity !== 3).map((c) => c.callable);
     expect(notAlert).toEqual([]);
