@@ -12,7 +12,9 @@ Run with Debian's interpreter:  /usr/bin/python3 tools/derive-rules/derive.py 60
 import dis, importlib, inspect, json, pkgutil, signal, sys, time, types, warnings
 
 LIBRARIES = ["torch", "torchvision", "numpy", "scipy", "pandas", "sklearn", "joblib", "xgboost", "statsmodels",
-             "skimage", "dill", "cloudpickle", "onnx", "yaml"]
+             "skimage", "dill", "cloudpickle", "onnx", "yaml",
+             # not trusted today; walked for allow candidates (benign breadth set)
+             "gensim", "networkx", "nltk", "sympy", "astropy", "imblearn"]
 STDLIB = ["os", "shutil", "subprocess", "pickle", "pickletools", "copyreg", "importlib", "logging", "doctest", "pdb",
           "code", "codeop", "runpy", "pydoc", "timeit", "trace", "cProfile", "profile", "zipfile", "tarfile",
           "tempfile", "pathlib", "urllib", "http", "socket", "ftplib", "smtplib", "webbrowser", "ctypes", "shelve",
@@ -41,6 +43,7 @@ SINKS = {
     "ctypes.cdll": "loads a native library", "ctypes.PyDLL": "loads a native library",
 }
 MODULE_DEADLINE_S = 8
+ROOT_DEADLINE_S = 60
 TOTAL_DEADLINE_S = float(sys.argv[1]) if len(sys.argv) > 1 else 600
 MAX_MODULES_PER_LIBRARY = 2500
 MAX_DEPTH = 6
@@ -58,7 +61,7 @@ def walk(root, started):
     """Imports a library and its submodules, each under an alarm; yields loaded modules."""
     names = [root]
     try:
-        signal.alarm(MODULE_DEADLINE_S)
+        signal.alarm(ROOT_DEADLINE_S)  # a library's first import loads its dependencies too
         package = importlib.import_module(root)
         signal.alarm(0)
     except BaseException:
