@@ -78,6 +78,7 @@ export class InspectContext {
         opcode: imp.opcode,
         calls: imp.calls,
         ...(imp.via ? { via: imp.via } : {}),
+        ...(imp.boundMethods ? { boundMethods: imp.boundMethods } : {}),
       };
       this.inventory.imports.push(record);
     }

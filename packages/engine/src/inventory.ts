@@ -12,6 +12,8 @@ export interface InventoryImport {
   opcode: string;
   via?: string;
   calls: string[];
+  /** `builtins.getattr` only: the bound methods it fetched from instances (see pickle/machine.ts). */
+  boundMethods?: { pairs: Array<{ cls: string; method: string }>; fetches: number; pushes: number };
 }
 
 export interface InventoryIndicator {

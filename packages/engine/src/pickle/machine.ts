@@ -76,6 +76,18 @@ export interface ImportRecord {
   via?: string;
   /** Renderings of the first few calls of it: `posix.system('echo hi')`. */
   calls: string[];
+  /**
+   * For `builtins.getattr`: the bound methods it fetched from instances (`getattr(<OneCycleLR>, '_annealing_cos')`),
+   * how many of its calls were such fetches, and how often its value was put on the stack. When every push was
+   * consumed by such a fetch, nothing else could call it and the policy judges the (class, method) pairs instead.
+   */
+  boundMethods?: BoundMethodUse;
+}
+
+export interface BoundMethodUse {
+  pairs: Array<{ cls: string; method: string }>;
+  fetches: number;
+  pushes: number;
 }
 
 export interface PickleIndicator {
@@ -321,6 +333,7 @@ class Machine {
   private push(v: Value): void {
     if (this.stack.length >= this.limits.maxStackDepth)
       this.fail("pickle.limit", `stack deeper than ${this.limits.maxStackDepth}`, this.r.offset);
+    if (v.k === "global" && isGetattr(`${v.module}.${v.name}`)) this.boundMethodUse(v.importIndex).pushes++;
     this.stack.push(v);
   }
 
@@ -384,7 +397,27 @@ class Machine {
     else if (resolution?.kind !== "invocation")
       this.indicate("pickle.computed_call", `call of a computed value: ${render(value, 120)}`, offset);
     this.noteNested(callee, args);
+    this.noteBoundMethod(callee, args, opcode);
     return value;
+  }
+
+  private boundMethodUse(index: number): BoundMethodUse {
+    const record = this.scan.imports[index]!;
+    record.boundMethods ??= { pairs: [], fetches: 0, pushes: 0 };
+    return record.boundMethods;
+  }
+
+  /** `getattr(<instance of a class>, '<constant non-dunder name>')` called by REDUCE: a bound method fetch. */
+  private noteBoundMethod(callee: Value, args: Value, opcode: string): void {
+    if (opcode !== "REDUCE" || callee.k !== "global" || !isGetattr(`${callee.module}.${callee.name}`)) return;
+    const found = boundMethodFetch(args);
+    if (!found) return;
+    const use = this.boundMethodUse(callee.importIndex);
+    const known = use.pairs.some((p) => p.cls === found.cls && p.method === found.method);
+    // A pair that cannot be kept is not counted, so the fetches fall short of the pushes and getattr stays Alert.
+    if (!known && use.pairs.length >= MAX_BOUND_PAIRS) return;
+    if (!known) use.pairs.push(found);
+    use.fetches++;
   }
 
   private attachCall(index: number, value: CallValue): void {
@@ -1078,4 +1111,34 @@ function decodeLong(bytes: Uint8Array): bigint {
   for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
   if (bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(bytes.length * 8);
   return v;
+}
+
+const GETATTR_SPELLINGS = new Set(["builtins.getattr", "__builtin__.getattr", "__builtins__.getattr"]);
+const INSTANCE_OPCODES = new Set(["NEWOBJ", "NEWOBJ_EX", "OBJ", "INST"]);
+const DUNDER = /^__.*__$/;
+const MAX_BOUND_PAIRS = 16;
+
+function isGetattr(path: string): boolean {
+  return GETATTR_SPELLINGS.has(path);
+}
+
+/**
+ * The (class, method) a getattr call fetches, when its object is an instance the stream created from a class
+ * (NEWOBJ/OBJ/INST, or copyreg._reconstructor(cls, object, …) under protocols 0–1) and the name is a whole
+ * constant that is not a dunder. Anything else (a module, a global, a computed name) is not a bound-method fetch.
+ */
+function boundMethodFetch(args: Value): { cls: string; method: string } | undefined {
+  if (args.k !== "tuple" || args.total !== 2) return undefined;
+  const [instance, nameValue] = args.items;
+  const method = constString(nameValue);
+  if (!method || DUNDER.test(method) || !/^[A-Za-z_]\w*$/.test(method) || instance?.k !== "call") return undefined;
+  if (instance.resolved) return undefined;
+  let cls: Value | undefined;
+  if (INSTANCE_OPCODES.has(instance.opcode)) cls = instance.callee;
+  else if (instance.opcode === "REDUCE" && pathOf(instance.callee)?.match(/^copy_?reg\._reconstructor$/)) {
+    const items = instance.args.k === "tuple" ? instance.args.items : [];
+    if (pathOf(items[1]) === "builtins.object" || pathOf(items[1]) === "__builtin__.object") cls = items[0];
+  }
+  if (cls?.k !== "global") return undefined;
+  return { cls: `${cls.module}.${cls.name}`, method };
 }

@@ -54,6 +54,33 @@ export class Classifier {
     );
   }
 
+  /**
+   * The verdict for a `getattr` whose every use fetched a bound method from an instance: Pass when each
+   * (class, method) pair is allowed, Warning when a pair is unlisted, undefined (keep getattr's own verdict)
+   * when a class is not itself allowed.
+   */
+  boundMethods(pairs: ReadonlyArray<{ cls: string; method: string }>): Verdict | undefined {
+    let worst: Verdict | undefined;
+    for (const { cls, method } of pairs) {
+      const dot = cls.lastIndexOf(".");
+      if (dot < 0 || this.classify(cls.slice(0, dot), cls.slice(dot + 1)).severity !== 1) return undefined;
+      const rule =
+        this.pack.boundMethods.get(`${this.normalize(cls)}\0${method}`) ??
+        this.pack.boundMethods.get(`${cls}\0${method}`);
+      const path = `${cls}.${method}`;
+      const verdict: Verdict = rule
+        ? { severity: 1, matchedPath: path, reason: rule.reason, references: [] }
+        : {
+            severity: 2,
+            matchedPath: path,
+            reason: `getattr fetches the bound method ${method} of an allowed ${cls} instance; that (class, method) pair is not on the allow list.`,
+            references: [],
+          };
+      if (!worst || verdict.severity > worst.severity) worst = verdict;
+    }
+    return worst;
+  }
+
   /** The verdict for an import of `name` from `module` (name may be dotted). */
   classify(module: string, name: string): Verdict {
     const key = `${module}\0${name}`;

@@ -10,7 +10,7 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
   const dependencies = new Map<string, UnsafeDependency>();
   let severity: Severity = 1;
   for (const imp of inventory.imports) {
-    const verdict = classifier.classify(imp.module, imp.name);
+    const verdict = boundMethodVerdict(imp, classifier) ?? classifier.classify(imp.module, imp.name);
     if (verdict.severity === 1) continue;
     severity = Math.max(severity, verdict.severity) as Severity;
     const key = `${imp.module}\0${imp.name}`;
@@ -66,6 +66,13 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
     indicators: [...indicators.values()].sort((a, b) => b.severity - a.severity),
     errors: inventory.errors,
   };
+}
+
+/** getattr judged by the bound methods it fetched, when every push of it was consumed by such a fetch. */
+function boundMethodVerdict(imp: FileInventory["imports"][number], classifier: Classifier) {
+  const use = imp.boundMethods;
+  if (!use || use.pushes === 0 || use.fetches !== use.pushes || use.pairs.length === 0) return undefined;
+  return classifier.boundMethods(use.pairs);
 }
 
 function addLocation(list: Location[], location: Location): void {

@@ -26,6 +26,14 @@ export interface IndicatorRule {
   references: string[];
 }
 
+/** An allowed bound method: `getattr(<instance of class>, 'method')` is vetted code of that class. */
+export interface BoundMethodRule {
+  id: string;
+  class: string;
+  method: string;
+  reason: string;
+}
+
 export interface Aliases {
   /** Old or private module → canonical module (`__builtin__` → `builtins`, `posix` → `os`). */
   modules: Record<string, string>;
@@ -39,6 +47,8 @@ export interface RulesPack {
   rules: Rule[];
   indicators: Map<string, IndicatorRule>;
   aliases: Aliases;
+  /** `class\0method` → rule. */
+  boundMethods: Map<string, BoundMethodRule>;
 }
 
 interface PackManifest {
@@ -52,6 +62,7 @@ interface RulesFile {
   indicators?: unknown[];
   modules?: Record<string, string>;
   names?: Record<string, string>;
+  boundMethods?: unknown[];
 }
 
 export class RulesError extends Error {}
@@ -108,6 +119,7 @@ export async function loadPackDir(dir: string): Promise<RulesPack> {
     rules: [],
     indicators: new Map(),
     aliases: { modules: {}, names: {} },
+    boundMethods: new Map(),
   };
   for (const file of manifest.files) addFile(pack, (await readJson(join(dir, file))) as RulesFile, file, false);
   return pack;
@@ -123,6 +135,7 @@ export async function withUserRules(pack: RulesPack, path: string): Promise<Rule
     rules: [...pack.rules],
     indicators: new Map(pack.indicators),
     aliases: { modules: { ...pack.aliases.modules }, names: { ...pack.aliases.names } },
+    boundMethods: new Map(pack.boundMethods),
     version: `${pack.version}+${path.split(/[\\/]/).pop()}`,
   };
   addFile(extended, (await readJson(path)) as RulesFile, path, true);
@@ -161,6 +174,10 @@ function addFile(pack: RulesPack, file: RulesFile, source: string, override: boo
     const rule = validateIndicator(raw, source);
     pack.indicators.set(rule.id, rule);
   }
+  for (const raw of file.boundMethods ?? []) {
+    const rule = validateBoundMethod(raw, source);
+    pack.boundMethods.set(`${rule.class}\0${rule.method}`, rule);
+  }
   Object.assign(pack.aliases.modules, file.modules ?? {});
   Object.assign(pack.aliases.names, file.names ?? {});
 }
@@ -181,6 +198,15 @@ function validateRule(raw: unknown, source: string): Rule {
   if (typeof r.reason !== "string") throw new RulesError(`${where} needs a "reason"`);
   const references = Array.isArray(r.references) ? r.references.map(String) : [];
   return { id: r.id, match: r.match, severity: r.severity, reason: r.reason, references };
+}
+
+function validateBoundMethod(raw: unknown, source: string): BoundMethodRule {
+  const r = raw as Partial<BoundMethodRule>;
+  const where = `${source}: bound method ${JSON.stringify(r?.id ?? raw)}`;
+  if (!r || typeof r.id !== "string" || typeof r.class !== "string" || typeof r.method !== "string")
+    throw new RulesError(`${where} needs "id", "class" and "method"`);
+  if (/^__.*__$/.test(r.method)) throw new RulesError(`${where}: dunder methods cannot be allowed`);
+  return { id: r.id, class: r.class, method: r.method, reason: String(r.reason ?? "") };
 }
 
 function validateIndicator(raw: unknown, source: string): IndicatorRule {
