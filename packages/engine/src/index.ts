@@ -8,7 +8,9 @@ export {
   loadClassifier,
   collectFiles,
   ScanError,
+  NothingToScanError,
 } from "./scan.js";
+export { DEFAULT_SKIPPED_DIRS } from "./walk/collect.js";
 export { InventoryCache } from "./cache.js";
 export {
   HubClient,

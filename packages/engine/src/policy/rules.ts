@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
+import { describeSchemaErrors, rulesFileValidator } from "./rules-schema.js";
 
 export type Severity = 1 | 2 | 3;
 export const SEVERITY_LABELS: Record<Severity, string> = { 1: "Pass", 2: "Warning", 3: "Alert" };
@@ -95,7 +96,13 @@ export async function withUserRules(pack: RulesPack, path: string): Promise<Rule
     aliases: { modules: { ...pack.aliases.modules }, names: { ...pack.aliases.names } },
     version: `${pack.version}+${path.split(/[\\/]/).pop()}`,
   };
-  addFile(extended, (await readJson(path)) as RulesFile, path, true);
+  const data = await readJson(path);
+  const validate = await rulesFileValidator(builtinRulesDir());
+  if (!validate(data))
+    throw new RulesError(
+      `rules file ${path} does not match rules-file.schema.json:\n  ${describeSchemaErrors(validate.errors ?? []).join("\n  ")}`,
+    );
+  addFile(extended, data as RulesFile, path, true);
   return extended;
 }
 
