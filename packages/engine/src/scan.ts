@@ -499,6 +499,7 @@ export function buildReport(inventories: FileInventory[], classifier: Classifier
       formats: inventory.formats,
       bytes_read: inventory.bytes_read,
       size: inventory.size,
+      ...(inventory.sha256 ? { sha256: inventory.sha256 } : {}),
     });
     if (report.unsafe_dependencies.length > 0 || report.indicators.length > 0 || report.errors.length > 0)
       reports.push(report);

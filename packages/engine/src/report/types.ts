@@ -53,6 +53,8 @@ export interface ScannedFile {
   cached?: boolean;
   /** The Hub's own verdict on the file, next to ours. */
   hub_verdict?: HubVerdict;
+  /** SHA-256 of the content, when known (hashed for the cache, or the Hub's LFS listing). */
+  sha256?: string;
   /** Hub files: the file's web page at the scanned commit. */
   url?: string;
 }
