@@ -67,7 +67,10 @@ function fileComponent(file: ScannedFile, index: number, report: ScanReport): Mo
 function vulnerability(id: string, severity: number, description: string, component: Models.Component) {
   const vuln = new Models.Vulnerability.Vulnerability({ id, description });
   const rated = SEVERITY[severity];
-  if (rated) vuln.ratings.add(new Models.Vulnerability.Rating({ severity: rated, method: Enums.Vulnerability.RatingMethod.Other }));
+  if (rated)
+    vuln.ratings.add(
+      new Models.Vulnerability.Rating({ severity: rated, method: Enums.Vulnerability.RatingMethod.Other }),
+    );
   vuln.affects.add(new Models.Vulnerability.Affect(component.bomRef));
   return vuln;
 }

@@ -23,7 +23,11 @@ export async function main(argv: string[]): Promise<number> {
     .command("scan")
     .description("scan model files, folders (recursively) and Hugging Face repos; every file is judged by its bytes")
     .argument("<targets...>", "files, folders, hf://org/repo[@revision] or https://huggingface.co/org/repo[/tree/rev]")
-    .addOption(new Option("-f, --format <format>", "output format").choices(["text", "json", "sarif", "cyclonedx"]).default("text"))
+    .addOption(
+      new Option("-f, --format <format>", "output format")
+        .choices(["text", "json", "sarif", "cyclonedx"])
+        .default("text"),
+    )
     .option("-o, --output <file>", "write the report to a file instead of standard output")
     .addOption(
       new Option("--fail-on <severity>", "exit 1 when the result is at least this severe")
@@ -58,8 +62,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   rules
     .command("explain")
-    .description("explain the severity of an import, e.g. posix.system or module:name")
-    .argument("<global>", "module.name (or module:name when the name is dotted)")
+    .description("print a rule's page (a rule id, e.g. deny-os) or explain the severity of an import (posix.system)")
+    .argument("<id-or-global>", "rule id, module.name, or module:name when the name is dotted")
     .option("--rules <file>", "extra rules file (repeatable)", collect, [])
     .action(async (global: string, options: { rules: string[] }) => {
       await explainRule(global, options);

@@ -309,7 +309,10 @@ class ProgressTracker {
 }
 
 function nothingToScanMessage(inputs: string[], skipped: SkippedPath[]): string {
-  const left = skipped.length > 0 ? ` (${skipped.length} path${skipped.length === 1 ? "" : "s"} skipped: ${summarizeSkipped(skipped)})` : "";
+  const left =
+    skipped.length > 0
+      ? ` (${skipped.length} path${skipped.length === 1 ? "" : "s"} skipped: ${summarizeSkipped(skipped)})`
+      : "";
   return `nothing to scan: no file in ${inputs.join(", ")}${left}`;
 }
 
@@ -543,11 +546,7 @@ async function collectLocal(paths: string[], options: Pick<ScanOptions, "maxFile
 }
 
 /** Maps with at most `limit` calls in flight, keeping the input order. */
-async function mapBounded<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

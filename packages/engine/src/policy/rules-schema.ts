@@ -40,7 +40,9 @@ function jsonPath(pointer: string): string {
       .split("/")
       .slice(1)
       .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"))
-      .map((part) => (/^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`))
+      .map((part) =>
+        /^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`,
+      )
       .join("")
   );
 }

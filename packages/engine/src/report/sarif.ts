@@ -116,7 +116,11 @@ function invocation(
   return {
     executionSuccessful: ended?.successful ?? true,
     ...(ended
-      ? { exitCode: ended.exitCode, startTimeUtc: ended.startTime.toISOString(), endTimeUtc: ended.endTime.toISOString() }
+      ? {
+          exitCode: ended.exitCode,
+          startTimeUtc: ended.startTime.toISOString(),
+          endTimeUtc: ended.endTime.toISOString(),
+        }
       : {}),
     ...(notifications.length > 0 ? { toolExecutionNotifications: notifications } : {}),
   };
