@@ -313,6 +313,24 @@ describe("CycloneDX", () => {
   });
 });
 
+describe("README truth", () => {
+  it("every marked README sample is the output of a real run (npm run docs:samples)", () => {
+    const run = spawnSync(process.execPath, [join(ROOT, "scripts", "readme-samples.mjs"), "--check"], {
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(readFileSync(join(ROOT, "README.md"), "utf8")).toContain("<!-- sample: modelvet scan examples/ -->");
+  });
+
+  it("documents every scan option", async () => {
+    const help = (await modelvet(["scan", "--help"])).stdout;
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const options = [...help.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!).filter((o) => o !== "--help");
+    expect(options.length).toBeGreaterThan(10);
+    for (const option of options) expect(readme, option).toMatch(new RegExp(`${option}(?![\\w-])`));
+  });
+});
+
 describe("rule pages", () => {
   it("docs/rules matches the rules pack (npm run docs:rules regenerates it)", () => {
     const run = spawnSync(process.execPath, [join(ROOT, "scripts", "docs-rules.mjs"), "--check"], { encoding: "utf8" });
