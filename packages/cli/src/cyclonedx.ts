@@ -35,7 +35,7 @@ export async function toCycloneDx(report: ScanReport, toolVersion: string): Prom
   }
   const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
   const json = serializer.serialize(bom, { sortLists: false, space: 2 });
-  const problems = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json);
+  const problems: unknown = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json);
   if (problems) throw new Error(`internal error: the CycloneDX BOM does not validate: ${JSON.stringify(problems)}`);
   return json;
 }

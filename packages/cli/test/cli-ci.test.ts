@@ -218,38 +218,35 @@ describe("exit codes never pass what was not read", () => {
     expect(report.skipped_paths).toEqual([{ path: join(root, "link-out.pkl"), reason: "symlink-outside-root" }]);
   });
 
-  it.skipIf(process.getuid?.() !== 0 && process.getuid?.() !== undefined && false)(
-    "an unreadable file → exit 2 and listed; --allow-unreadable judges the rest",
-    async () => {
-      const dir = tempDir();
-      chmodSync(dir, 0o755);
-      copyFileSync(join(ADV, "string-mentions-only.pkl"), join(dir, "ok.pkl"));
-      writeFileSync(join(dir, "secret.pkl"), readFileSync(join(ADV, "o6-inst.pkl")));
-      chmodSync(join(dir, "secret.pkl"), 0o000);
-      chmodSync(join(dir, "ok.pkl"), 0o644);
-      // root reads anything: drop to an unprivileged user so the permission is real.
-      const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-      const run = (...args: string[]) =>
-        spawnSync(asUser[0] ?? BIN, [...asUser.slice(1), ...(asUser.length ? [BIN] : []), ...args], {
-          encoding: "utf8",
-          cwd: dir,
-          env: { ...process.env, NO_COLOR: "1" },
-        });
-      const strict = run("scan", "--no-cache", "-f", "json", dir);
-      expect(strict.status, strict.stderr).toBe(2);
-      expect(strict.stderr).toMatch(/1 file could not be read/);
-      const report = JSON.parse(strict.stdout) as { unreadable_files: Array<{ path: string; error: string }> };
-      expect(report.unreadable_files).toEqual([{ path: join(dir, "secret.pkl"), error: "EACCES" }]);
-      const text = run("scan", "--no-cache", dir);
-      expect(text.stdout).toMatch(/UNREAD\s+.*secret\.pkl \(could not be read: EACCES\)/);
-      const sarif = run("scan", "--no-cache", "-f", "sarif", dir);
-      const log = JSON.parse(sarif.stdout) as SarifLog;
-      expect(log.runs[0]!.invocations[0]).toMatchObject({ executionSuccessful: false, exitCode: 2 });
-      expect(log.runs[0]!.invocations[0]!.toolExecutionNotifications).toHaveLength(1);
-      expect(log.runs[0]!.results).toEqual([]);
-      expect(run("scan", "--no-cache", "--allow-unreadable", dir).status).toBe(0);
-    },
-  );
+  it("an unreadable file → exit 2 and listed; --allow-unreadable judges the rest", () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    copyFileSync(join(ADV, "string-mentions-only.pkl"), join(dir, "ok.pkl"));
+    writeFileSync(join(dir, "secret.pkl"), readFileSync(join(ADV, "o6-inst.pkl")));
+    chmodSync(join(dir, "secret.pkl"), 0o000);
+    chmodSync(join(dir, "ok.pkl"), 0o644);
+    // root reads anything: drop to an unprivileged user so the permission is real.
+    const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const run = (...args: string[]) =>
+      spawnSync(asUser[0] ?? BIN, [...asUser.slice(1), ...(asUser.length ? [BIN] : []), ...args], {
+        encoding: "utf8",
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: "1" },
+      });
+    const strict = run("scan", "--no-cache", "-f", "json", dir);
+    expect(strict.status, strict.stderr).toBe(2);
+    expect(strict.stderr).toMatch(/1 file could not be read/);
+    const report = JSON.parse(strict.stdout) as { unreadable_files: Array<{ path: string; error: string }> };
+    expect(report.unreadable_files).toEqual([{ path: join(dir, "secret.pkl"), error: "EACCES" }]);
+    const text = run("scan", "--no-cache", dir);
+    expect(text.stdout).toMatch(/UNREAD\s+.*secret\.pkl \(could not be read: EACCES\)/);
+    const sarif = run("scan", "--no-cache", "-f", "sarif", dir);
+    const log = JSON.parse(sarif.stdout) as SarifLog;
+    expect(log.runs[0]!.invocations[0]).toMatchObject({ executionSuccessful: false, exitCode: 2 });
+    expect(log.runs[0]!.invocations[0]!.toolExecutionNotifications).toHaveLength(1);
+    expect(log.runs[0]!.results).toEqual([]);
+    expect(run("scan", "--no-cache", "--allow-unreadable", dir).status).toBe(0);
+  });
 
   it("a closed pipe is quiet", () => {
     for (const cmd of [`${BIN} rules list | head -1`, `${BIN} rules list -f json | head -c 10`]) {
