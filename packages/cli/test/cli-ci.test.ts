@@ -343,18 +343,46 @@ describe("rule pages", () => {
   });
 });
 
+/** A pickle of `batches` × 1000 BININT1 appends: parsed opcode by opcode, so reading it takes a while. */
+function longPickle(batches: number): Buffer {
+  const bytes = Buffer.alloc(4 + batches * 2002);
+  let at = 0;
+  bytes.set([0x80, 0x02, 0x5d], at);
+  at += 3;
+  for (let j = 0; j < batches; j++) {
+    bytes[at++] = 0x28; // MARK
+    for (let i = 0; i < 1000; i++) {
+      bytes[at++] = 0x4b; // BININT1
+      bytes[at++] = i & 0xff;
+    }
+    bytes[at++] = 0x65; // APPENDS
+  }
+  bytes[at++] = 0x2e; // STOP
+  return bytes.subarray(0, at);
+}
+
 describe("progress inside a file", () => {
+  it.skipIf(!existsSync("/usr/bin/script"))("on a terminal the bar shows bytes of the file being read", () => {
+    const dir = tempDir();
+    const file = join(dir, "long.pkl");
+    writeFileSync(file, longPickle(64_000));
+    const run = spawnSync("/usr/bin/script", ["-q", "-e", "-c", `${BIN} scan --no-cache ${file}`, "/dev/null"], {
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1", COLUMNS: "160" },
+      timeout: 120_000,
+    });
+    expect(run.status, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/PASS\s+\S*long\.pkl/);
+    const frames = [...run.stdout.matchAll(/scanning \[[^\]]*\] 0\/1 files \| ([\d.]+ \w+) of ([\d.]+ \w+) read/g)];
+    expect(frames.length, run.stdout.slice(0, 2000)).toBeGreaterThan(0);
+    expect(frames.some((f) => f[1] !== "0 B")).toBe(true);
+  });
+
   it("reports bytes of a file still being read, at least every interval", async () => {
     const { scanTargets } = await import("@modelvet/engine");
     const dir = tempDir();
-    // A long pickle (PROTO 2, EMPTY_LIST, MARK, BININT1 × n, APPENDS, STOP): parsed opcode by opcode, so the
-    // file stays in flight while its bytes are read.
     const big = join(dir, "long.pkl");
-    const n = 12 * 1024 * 1024;
-    const bytes = Buffer.alloc(n * 2 + 6);
-    bytes.set([0x80, 0x02, 0x5d, 0x28]);
-    for (let i = 0; i < n; i++) bytes.set([0x4b, i & 0xff], 4 + i * 2);
-    bytes.set([0x65, 0x2e], 4 + n * 2);
+    const bytes = longPickle(24_000);
     writeFileSync(big, bytes);
     const updates: Array<{ filesDone: number; bytesRead: number; active: string[] }> = [];
     await scanTargets([dir], {

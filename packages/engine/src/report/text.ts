@@ -54,7 +54,7 @@ function readSummary(stats: ScanReport["stats"]): string {
   const read =
     stats.bytes_read <= stats.bytes_total
       ? `read ${formatBytes(stats.bytes_read)} of ${formatBytes(stats.bytes_total)}`
-      : `read ${formatBytes(stats.bytes_total)} of ${formatBytes(stats.bytes_total)} (${formatBytes(stats.bytes_read)} with ranges read more than once)`;
+      : `read ${formatBytes(stats.bytes_total)} of ${formatBytes(stats.bytes_total)} (+${formatBytes(stats.bytes_read - stats.bytes_total)} read again)`;
   return stats.bytes_hashed ? `${read}, hashed ${formatBytes(stats.bytes_hashed)}` : read;
 }
 
