@@ -328,6 +328,25 @@ describe("README truth", () => {
   });
 });
 
+describe("text summary", () => {
+  it("reports hashing apart from reading, and never reads more than the total", async () => {
+    const cache = tempDir();
+    const targets = [join(ADV, "o6-inst.pkl"), join(CONTAINERS, "deflated_payload.zip"), join(ROOT, "examples")];
+    for (const args of [["--cache-dir", cache], ["--cache-dir", cache], ["--no-cache"]]) {
+      const run = await modelvet(["scan", ...args, ...targets]);
+      const [, read, total, hashed] =
+        /read (\S+ \S+) of (\S+ \S+)(?: \(\+\S+ \S+ read again\))?(?:, hashed (\S+ \S+))? in/.exec(run.stdout)!;
+      const bytes = (s: string): number => {
+        const [n, unit] = s.split(" ");
+        return Number(n) * 1024 ** ["B", "KiB", "MiB", "GiB"].indexOf(unit!);
+      };
+      expect(bytes(read!)).toBeLessThanOrEqual(bytes(total!));
+      if (args[0] === "--no-cache") expect(hashed).toBeUndefined();
+      else expect(hashed).toBeDefined();
+    }
+  });
+});
+
 describe("rule pages", () => {
   it("docs/rules matches the rules pack (npm run docs:rules regenerates it)", () => {
     const run = spawnSync(process.execPath, [join(ROOT, "scripts", "docs-rules.mjs"), "--check"], { encoding: "utf8" });
