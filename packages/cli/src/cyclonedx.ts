@@ -28,10 +28,14 @@ export async function toCycloneDx(report: ScanReport, toolVersion: string): Prom
     if (!component) continue;
     for (const dep of file.unsafe_dependencies) {
       const name = dep.name ? `${dep.module}.${dep.name}` : dep.module;
-      bom.vulnerabilities.add(vulnerability(dep.rule, dep.severity, `${name}: ${dep.reason}`, component));
+      bom.vulnerabilities.add(
+        vulnerability(dep.rule, dep.severity, `${name}: ${dep.reason}`, component, bom.vulnerabilities.size + 1),
+      );
     }
     for (const ind of file.indicators)
-      bom.vulnerabilities.add(vulnerability(ind.id, ind.severity, ind.message, component));
+      bom.vulnerabilities.add(
+        vulnerability(ind.id, ind.severity, ind.message, component, bom.vulnerabilities.size + 1),
+      );
   }
   const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
   const json = serializer.serialize(bom, { sortLists: false, space: 2 });
@@ -64,8 +68,9 @@ function fileComponent(file: ScannedFile, index: number, report: ScanReport): Mo
   return component;
 }
 
-function vulnerability(id: string, severity: number, description: string, component: Models.Component) {
-  const vuln = new Models.Vulnerability.Vulnerability({ id, description });
+function vulnerability(id: string, severity: number, description: string, component: Models.Component, n: number) {
+  // Numbered refs, not the library's random ones: the same scan gives the same BOM.
+  const vuln = new Models.Vulnerability.Vulnerability({ id, description, bomRef: `finding-${n}` });
   const rated = SEVERITY[severity];
   if (rated)
     vuln.ratings.add(
