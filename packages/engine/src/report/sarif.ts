@@ -130,7 +130,8 @@ function invocation(
 export function ruleName(id: string): string {
   const camel = id.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase());
   const name = camel.charAt(0).toUpperCase() + camel.slice(1);
-  return name === id ? `Rule${name}` : name;
+  // The validator compares case-insensitively: `unlisted` → `UnlistedFinding`, not `Unlisted`.
+  return name.toLowerCase() === id.toLowerCase() ? `${name}Finding` : name;
 }
 
 function descriptor(rule: RuleInfo): ReportingDescriptor {
