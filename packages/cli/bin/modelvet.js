@@ -7,6 +7,12 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
   process.stdout.write(`${pkg.version}\n`);
 } else {
+  // A reader that goes away (`modelvet rules list | head -1`) is not an error: stop quietly.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (e) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
   const { main } = await import("../dist/main.js");
   process.exitCode = await main(process.argv);
 }

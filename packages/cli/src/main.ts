@@ -1,13 +1,16 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { readFileSync } from "node:fs";
-import { RulesError, ScanError } from "@modelvet/engine";
+import { NothingToScanError, RulesError, ScanError } from "@modelvet/engine";
 import { runScan, type ScanCommandOptions } from "./scan-command.js";
 import { explainRule, listRules } from "./rules-command.js";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
   .version;
 
-/** Exit codes: 0 below the --fail-on threshold, 1 at or above it, 2 could not scan. */
+/**
+ * Exit codes: 0 below the --fail-on threshold, 1 at or above it, 2 could not scan (bad arguments or rules file,
+ * nothing to scan, a file that could not be read unless --allow-unreadable, an unreachable Hub).
+ */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command("modelvet")
@@ -20,7 +23,11 @@ export async function main(argv: string[]): Promise<number> {
     .command("scan")
     .description("scan model files, folders (recursively) and Hugging Face repos; every file is judged by its bytes")
     .argument("<targets...>", "files, folders, hf://org/repo[@revision] or https://huggingface.co/org/repo[/tree/rev]")
-    .addOption(new Option("-f, --format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
+    .addOption(
+      new Option("-f, --format <format>", "output format")
+        .choices(["text", "json", "sarif", "cyclonedx"])
+        .default("text"),
+    )
     .option("-o, --output <file>", "write the report to a file instead of standard output")
     .addOption(
       new Option("--fail-on <severity>", "exit 1 when the result is at least this severe")
@@ -36,6 +43,10 @@ export async function main(argv: string[]): Promise<number> {
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN)")
     .option("--cache-dir <dir>", "inventory cache folder (default: the user's cache folder)")
     .option("--no-cache", "neither read nor write the inventory cache")
+    .option("--exclude <glob>", "leave out files and folders matching a glob (repeatable)", collect, [])
+    .option("--include-vcs", "also scan .git/, .hg/, .svn/, node_modules/ and __pycache__/ (skipped by default)")
+    .option("--allow-unreadable", "exit by severity even when some files could not be read (they stay listed)")
+    .option("--sarif-category <id>", "SARIF run.automationDetails category (default: modelvet)")
     .action(async (paths: string[], options: ScanCommandOptions) => {
       exitCode = await runScan(paths, options, VERSION);
     });
@@ -51,8 +62,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   rules
     .command("explain")
-    .description("explain the severity of an import, e.g. posix.system or module:name")
-    .argument("<global>", "module.name (or module:name when the name is dotted)")
+    .description("print a rule's page (a rule id, e.g. deny-os) or explain the severity of an import (posix.system)")
+    .argument("<id-or-global>", "rule id, module.name, or module:name when the name is dotted")
     .option("--rules <file>", "extra rules file (repeatable)", collect, [])
     .action(async (global: string, options: { rules: string[] }) => {
       await explainRule(global, options);
@@ -84,6 +95,10 @@ export async function main(argv: string[]): Promise<number> {
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof NothingToScanError) {
+      process.stderr.write(`modelvet: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof ScanError || e instanceof RulesError || isFsError(e) || isServiceStartError(e)) {
       process.stderr.write(`modelvet: ${(e as Error).message}\n`);
       return 2;

@@ -1,4 +1,4 @@
-import { loadClassifier, SEVERITY_LABELS, type Classifier } from "@modelvet/engine";
+import { findRuleDoc, loadClassifier, renderRuleDoc, SEVERITY_LABELS, type Classifier } from "@modelvet/engine";
 
 export async function listRules(options: { rules: string[]; format: "text" | "json" }): Promise<void> {
   const classifier = await loadClassifier({ rulesFiles: options.rules });
@@ -25,6 +25,12 @@ export async function listRules(options: { rules: string[]; format: "text" | "js
 
 export async function explainRule(global: string, options: { rules: string[] }): Promise<void> {
   const classifier = await loadClassifier({ rulesFiles: options.rules });
+  // A rule id prints the rule's page (the same text as docs/rules/<id>.md); anything else is an import to judge.
+  const doc = findRuleDoc(classifier.pack, global);
+  if (doc) {
+    process.stdout.write(renderRuleDoc(doc, classifier.pack.version));
+    return;
+  }
   const { module, name } = splitGlobal(global);
   process.stdout.write(explain(classifier, module, name));
 }

@@ -10,9 +10,10 @@ import {
   type ScanReport,
   type Severity,
 } from "@modelvet/engine";
+import { formatBytes } from "./bytes.js";
 
 export interface ScanCommandOptions {
-  format: "text" | "json" | "sarif";
+  format: "text" | "json" | "sarif" | "cyclonedx";
   output?: string;
   failOn: "warning" | "alert";
   rules: string[];
@@ -24,10 +25,15 @@ export interface ScanCommandOptions {
   token?: string;
   cacheDir?: string;
   cache: boolean;
+  exclude: string[];
+  includeVcs?: boolean;
+  allowUnreadable?: boolean;
+  sarifCategory?: string;
 }
 
 export async function runScan(targets: string[], options: ScanCommandOptions, version: string): Promise<number> {
   const bar = options.progress && process.stderr.isTTY ? progressBar() : undefined;
+  const startTime = new Date();
   let report: ScanReport;
   try {
     report = await scanTargets(targets, {
@@ -37,48 +43,91 @@ export async function runScan(targets: string[], options: ScanCommandOptions, ve
       ...(options.revision ? { revision: options.revision } : {}),
       ...(options.token ? { hub: { token: options.token } } : {}),
       cacheDir: options.cache ? (options.cacheDir ?? InventoryCache.defaultDir()) : false,
+      exclude: options.exclude,
+      ...(options.includeVcs ? { includeVcs: true } : {}),
       ...(bar ? { onProgress: bar.update } : {}),
     });
   } finally {
     bar?.stop();
   }
-  const text = render(report, options, version);
+  const code = exitCode(report, options);
+  const text = await render(report, options, version, { exitCode: code, startTime, endTime: new Date() });
   if (options.output) await writeFile(options.output, text);
   else process.stdout.write(text);
+  const unreadable = report.unreadable_files?.length ?? 0;
+  if (unreadable > 0 && !options.allowUnreadable)
+    process.stderr.write(
+      `modelvet: ${unreadable} file${unreadable === 1 ? "" : "s"} could not be read (exit 2; --allow-unreadable to judge the rest)\n`,
+    );
+  return code;
+}
+
+/** 2 when a file could not be read (unless allowed), else 1 at or above the --fail-on threshold, else 0. */
+function exitCode(report: ScanReport, options: ScanCommandOptions): number {
+  if ((report.unreadable_files?.length ?? 0) > 0 && !options.allowUnreadable) return 2;
   const threshold: Severity = options.failOn === "warning" ? 2 : 3;
   return report.severity >= threshold ? 1 : 0;
 }
 
-function render(report: ScanReport, options: ScanCommandOptions, version: string): string {
+async function render(
+  report: ScanReport,
+  options: ScanCommandOptions,
+  version: string,
+  ended: { exitCode: number; startTime: Date; endTime: Date },
+): Promise<string> {
   if (options.format === "json") return JSON.stringify(report, null, 2) + "\n";
-  if (options.format === "sarif") return JSON.stringify(toSarif(report, version), null, 2) + "\n";
+  if (options.format === "sarif") {
+    const invocation = { ...ended, successful: ended.exitCode !== 2 };
+    const sarif = toSarif(report, version, {
+      invocation,
+      ...(options.sarifCategory ? { category: options.sarifCategory } : {}),
+    });
+    return JSON.stringify(sarif, null, 2) + "\n";
+  }
+  if (options.format === "cyclonedx") {
+    // Loaded only for this format: the CycloneDX library is large and no other output needs it.
+    const { toCycloneDx } = await import("./cyclonedx.js");
+    return (await toCycloneDx(report, version)) + "\n";
+  }
   const colour = !options.output && process.stdout.isTTY === true && !process.env.NO_COLOR;
   const paint = (severity: Severity, text: string): string =>
     !colour ? text : severity === 3 ? pc.red(pc.bold(text)) : severity === 2 ? pc.yellow(text) : pc.green(text);
   return renderText(report, { paint, dim: colour ? pc.dim : (t) => t, showPass: !options.quiet });
 }
 
-/** A bar on standard error, shown only on a terminal; silent for small scans that finish at once. */
+/**
+ * A bar on standard error, shown only on a terminal and after half a second. It follows bytes, not files, so a
+ * single large archive moves too: the engine reports in-flight reads at least every 250 ms.
+ */
 function progressBar(): { update: (p: ScanProgress) => void; stop: () => void } {
   const started = Date.now();
   let bar: cliProgress.SingleBar | undefined;
   return {
     update(p) {
-      const bytes = p.bytesRead;
       if (!bar && Date.now() - started < 500) return;
+      const payload = {
+        files: `${p.filesDone}/${p.filesTotal} files`,
+        read: formatBytes(p.bytesRead),
+        size: formatBytes(p.bytesTotal),
+        inflated: p.bytesDecompressed > 0 ? `, ${formatBytes(p.bytesDecompressed)} decompressed` : "",
+        current: p.current ? ` | ${p.current.length > 40 ? "…" + p.current.slice(-39) : p.current}` : "",
+      };
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {
-            format: "scanning [{bar}] {value}/{total} files | {read} read",
+            format: "scanning [{bar}] {files} | {read} of {size} read{inflated}{current}",
             hideCursor: true,
             clearOnComplete: true,
             stream: process.stderr,
+            // Redraw on every update: the engine already paces them, and a terminal must see bytes move.
+            fps: 10,
+            etaBuffer: 50,
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(p.filesTotal, 0, { read: "0 B" });
+        bar.start(Math.max(p.bytesTotal, 1), 0, payload);
       }
-      bar.update(p.filesDone, { read: `${(bytes / 1024 / 1024).toFixed(1)} MiB` });
+      bar.update(Math.min(p.bytesRead, Math.max(p.bytesTotal, 1)), payload);
     },
     stop() {
       bar?.stop();

@@ -8,7 +8,9 @@ export {
   loadClassifier,
   collectFiles,
   ScanError,
+  NothingToScanError,
 } from "./scan.js";
+export { DEFAULT_SKIPPED_DIRS } from "./walk/collect.js";
 export { InventoryCache } from "./cache.js";
 export {
   HubClient,
@@ -52,3 +54,5 @@ export type { FileInventory, InventoryImport, InventoryIndicator } from "./inven
 export type * from "./report/types.js";
 export { toSarif } from "./report/sarif.js";
 export { renderText, type TextOptions } from "./report/text.js";
+export { documentedRules, findRuleDoc, renderRuleDoc, renderRuleIndex, type RuleDoc } from "./policy/rule-docs.js";
+export { ruleName, RULE_DOCS_BASE, type SarifOptions } from "./report/sarif.js";

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream, type Dirent } from "node:fs";
-import { opendir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { InventoryCache } from "./cache.js";
 import { remoteCodeFindings } from "./formats/remote-code.js";
 import {
@@ -21,14 +20,32 @@ import { judge } from "./policy/judge.js";
 import { loadBuiltinPack, withUserRules, SEVERITY_LABELS, type RulesPack, type Severity } from "./policy/rules.js";
 import type { FileSecurityReport, HubVerdict, ScanReport, ScannedFile, ScanTarget } from "./report/types.js";
 import { BufferSource, CachingSource, FileSource, readSmallFile, type ByteSource } from "./source/byte-source.js";
+import { collectPaths, CollectError, type SkippedPath } from "./walk/collect.js";
 
 export class ScanError extends Error {}
 
+/** Nothing matched the targets (an empty folder, everything excluded, a Hub path with no file): not a Pass. */
+export class NothingToScanError extends ScanError {}
+
+/**
+ * How far a scan is. Reported after every file and, while files are being read, at least every
+ * `progressIntervalMs` (so a multi-GB archive shows its bytes moving). The service exposes the same fields.
+ */
 export interface ScanProgress {
   filesDone: number;
   filesTotal: number;
+  /** Bytes read (or transferred) so far by the scanners, finished and in-flight files together. */
   bytesRead: number;
+  /** Bytes decompressed so far (ZIP members, gzip/xz/bz2/lz4/7z streams). */
+  bytesDecompressed: number;
+  /** Sum of the sizes of every file of the scan. */
+  bytesTotal: number;
+  /** Bytes read to hash files for the cache (apart from bytesRead). */
+  bytesHashed: number;
+  /** The file most recently started. */
   current?: string;
+  /** Every file being read right now. */
+  active: string[];
 }
 
 export interface ScanOptions {
@@ -42,6 +59,12 @@ export interface ScanOptions {
   /** Most files a walk may collect. */
   maxFiles?: number;
   onProgress?: (progress: ScanProgress) => void;
+  /** How often progress is reported while files are being read (default 250 ms). */
+  progressIntervalMs?: number;
+  /** Globs of files and folders to leave out of folder walks (`--exclude`). */
+  exclude?: string[];
+  /** Also walk `.git/`, `node_modules/`, `__pycache__/`, `.hg/`, `.svn/` (skipped by default). */
+  includeVcs?: boolean;
   /** Hugging Face Hub endpoint and token; HF_ENDPOINT and HF_TOKEN by default. */
   hub?: Partial<HubSettings>;
   /** Revision for every hub target (`--revision`). */
@@ -61,6 +84,14 @@ interface WorkItem {
   key(): Promise<ContentKey>;
   sha256?: string;
   hub?: HubSecurity;
+  /** Web address of a Hub file at the scanned commit. */
+  url?: string;
+}
+
+/** Counters of one file being scanned, polled for progress. */
+interface ActiveFile {
+  source?: ByteSource;
+  counters: { members: number; decompressed: number };
 }
 
 interface ContentKey {
@@ -97,21 +128,22 @@ export async function scanTargetsWithInventories(
   const started = Date.now();
   const classifier = await loadClassifier(options);
   const hub = { ...hubSettingsFromEnv(), ...options.hub };
-  const { items, targets } = await collectWork(inputs, options, hub);
+  const { items, targets, skipped } = await collectWork(inputs, options, hub);
+  if (items.length === 0) throw new NothingToScanError(nothingToScanMessage(inputs, skipped));
   const cache =
     options.cacheDir === false ? undefined : new InventoryCache(options.cacheDir ?? InventoryCache.defaultDir());
-  let bytesSoFar = 0;
-  const results = await mapBounded(items, options.concurrency ?? 4, async (item, _i, done) => {
-    const result = await scanItem(item, options.limits, cache);
-    bytesSoFar += result.inventory.bytes_read;
-    options.onProgress?.({
-      filesDone: done() + 1,
-      filesTotal: items.length,
-      bytesRead: bytesSoFar,
-      current: item.path,
+  const progress = new ProgressTracker(items, options);
+  let results;
+  try {
+    results = await mapBounded(items, options.concurrency ?? 4, async (item) => {
+      const active = progress.start(item.path);
+      const result = await scanItem(item, options.limits, cache, active);
+      progress.finish(item.path, result.inventory.bytes_read, result.hashed);
+      return { ...result, item };
     });
-    return { ...result, item };
-  });
+  } finally {
+    progress.stop();
+  }
   const inventories = results.map((r) => r.inventory);
   addRemoteCodeFindings(inventories);
   const report = buildReport(inventories, classifier, Date.now() - started);
@@ -122,6 +154,14 @@ export async function scanTargetsWithInventories(
     if (verdict) file.hub_verdict = verdict;
   });
   report.stats.cached_files = results.filter((r) => r.cached).length;
+  report.stats.bytes_hashed = results.reduce((n, r) => n + r.hashed, 0);
+  const unreadable = results.filter((r) => r.unreadable).map((r) => ({ path: r.item.path, error: r.unreadable! }));
+  if (unreadable.length > 0) report.unreadable_files = unreadable;
+  if (skipped.length > 0) report.skipped_paths = skipped;
+  report.scanned_files.forEach((file, i) => {
+    const { item } = results[i]!;
+    if (item.url) file.url = item.url;
+  });
   if (targets.length > 0) report.targets = targets;
   return { report, inventories };
 }
@@ -139,6 +179,13 @@ export function rejudgeReport(previous: ScanReport, inventories: FileInventory[]
     if (old?.hub_verdict) file.hub_verdict = hubVerdictAgain(old.hub_verdict, file.severity);
   }
   report.stats.cached_files = previous.stats.cached_files;
+  if (previous.stats.bytes_hashed !== undefined) report.stats.bytes_hashed = previous.stats.bytes_hashed;
+  for (const file of report.scanned_files) {
+    const url = before.get(file.path)?.url;
+    if (url) file.url = url;
+  }
+  if (previous.unreadable_files) report.unreadable_files = previous.unreadable_files;
+  if (previous.skipped_paths) report.skipped_paths = previous.skipped_paths;
   if (previous.targets) report.targets = previous.targets;
   return report;
 }
@@ -168,44 +215,128 @@ async function scanItem(
   item: WorkItem,
   limits: Partial<ScanLimits> | undefined,
   cache: InventoryCache | undefined,
-): Promise<{ inventory: FileInventory; cached: boolean }> {
+  active: ActiveFile,
+): Promise<{ inventory: FileInventory; cached: boolean; hashed: number; unreadable?: string }> {
   const keyed: ContentKey = cache ? await item.key().catch(() => ({ bytesRead: 0 })) : { bytesRead: 0 };
-  const key = keyed.key;
+  const { key, bytesRead: hashed } = keyed;
   if (keyed.cacheable === false) cache = undefined;
   if (cache && key) {
     const stored = await cache.get(key);
-    if (stored) return { inventory: { ...stored, path: item.path, bytes_read: keyed.bytesRead }, cached: true };
+    if (stored) return { inventory: { ...stored, path: item.path, bytes_read: 0 }, cached: true, hashed };
   }
   let inventory: FileInventory;
-  let source: ByteSource | undefined;
+  let unreadable: string | undefined;
   try {
-    source = await item.open();
-    inventory = await inspect(source, limits);
+    active.source = await item.open();
+    const inspected = await inspectCounting(active.source, limits, active.counters);
+    inventory = inspected.inventory;
+    unreadable = inspected.ioError;
   } catch (e) {
+    unreadable = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     inventory = emptyInventory(item.path, item.size);
-    const message = `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    const message = `cannot read file: ${unreadable}`;
     inventory.errors.push(message);
     inventory.indicators.push({ id: "scan.error", message, member: "" });
-    inventory.bytes_read = source?.bytesRead ?? 0;
+    inventory.bytes_read = active.source?.bytesRead ?? 0;
   } finally {
-    await source?.close();
+    await active.source?.close();
   }
   inventory.path = item.path;
-  inventory.bytes_read += keyed.bytesRead;
   if (item.sha256) inventory.sha256 = item.sha256;
   else if (key?.startsWith("sha256:")) inventory.sha256 = key.slice(7);
   // Only complete readings are cached: a failed read must be retried next time.
   if (cache && key && inventory.errors.length === 0) await cache.put(key, inventory).catch(() => undefined);
-  return { inventory, cached: false };
+  return { inventory, cached: false, hashed, ...(unreadable ? { unreadable } : {}) };
+}
+
+/**
+ * Reports progress after every file and, while any file is being read, on a timer: the bytes of in-flight files
+ * are read from their sources and decompression counters, so one huge archive still shows movement.
+ */
+class ProgressTracker {
+  private readonly active = new Map<string, ActiveFile>();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private filesDone = 0;
+  private bytesDone = 0;
+  private hashed = 0;
+  private decompressedDone = 0;
+  private current: string | undefined;
+  private readonly bytesTotal: number;
+
+  constructor(
+    private readonly items: WorkItem[],
+    private readonly options: ScanOptions,
+  ) {
+    this.bytesTotal = items.reduce((n, i) => n + i.size, 0);
+    if (options.onProgress) {
+      this.timer = setInterval(() => this.emit(), options.progressIntervalMs ?? 250);
+      this.timer.unref();
+    }
+  }
+
+  start(path: string): ActiveFile {
+    const file: ActiveFile = { counters: { members: 0, decompressed: 0 } };
+    this.active.set(path, file);
+    this.current = path;
+    return file;
+  }
+
+  finish(path: string, bytesRead: number, hashed: number): void {
+    this.decompressedDone += this.active.get(path)?.counters.decompressed ?? 0;
+    this.active.delete(path);
+    this.filesDone++;
+    this.bytesDone += bytesRead;
+    this.hashed += hashed;
+    this.emit();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private emit(): void {
+    if (!this.options.onProgress) return;
+    let reading = 0;
+    let decompressing = 0;
+    for (const file of this.active.values()) {
+      reading += file.source?.bytesRead ?? 0;
+      decompressing += file.counters.decompressed;
+    }
+    this.options.onProgress({
+      filesDone: this.filesDone,
+      filesTotal: this.items.length,
+      bytesRead: this.bytesDone + reading,
+      bytesDecompressed: this.decompressedDone + decompressing,
+      bytesTotal: this.bytesTotal,
+      bytesHashed: this.hashed,
+      ...(this.current ? { current: this.current } : {}),
+      active: [...this.active.keys()],
+    });
+  }
+}
+
+function nothingToScanMessage(inputs: string[], skipped: SkippedPath[]): string {
+  const left =
+    skipped.length > 0
+      ? ` (${skipped.length} path${skipped.length === 1 ? "" : "s"} skipped: ${summarizeSkipped(skipped)})`
+      : "";
+  return `nothing to scan: no file in ${inputs.join(", ")}${left}`;
+}
+
+function summarizeSkipped(skipped: SkippedPath[]): string {
+  const counts = new Map<string, number>();
+  for (const s of skipped) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
+  return [...counts].map(([reason, n]) => `${n} ${reason}`).join(", ");
 }
 
 async function collectWork(
   inputs: string[],
   options: ScanOptions,
   hub: HubSettings,
-): Promise<{ items: WorkItem[]; targets: ScanTarget[] }> {
+): Promise<{ items: WorkItem[]; targets: ScanTarget[]; skipped: SkippedPath[] }> {
   const items: WorkItem[] = [];
   const targets: ScanTarget[] = [];
+  const skipped: SkippedPath[] = [];
   const gate = new RequestGate(options.httpConcurrency ?? 8);
   for (const input of inputs) {
     let target;
@@ -218,7 +349,9 @@ async function collectWork(
       throw new ScanError((e as TargetError).message);
     }
     if (target.kind === "local") {
-      for (const path of await collectFiles([target.path], options.maxFiles ?? 1_000_000)) items.push(localItem(path));
+      const collected = await collectLocal([target.path], options);
+      for (const path of collected.files) items.push(localItem(path));
+      skipped.push(...collected.skipped);
       continue;
     }
     const client = new HubClient(hub);
@@ -239,9 +372,9 @@ async function collectWork(
       endpoint: hub.endpoint,
       files: files.length,
     });
-    for (const file of files) items.push(hubItem(client, target, sha, file, gate));
+    for (const file of files) items.push(hubItem(client, target, sha, file, gate, hub.endpoint));
   }
-  return { items, targets };
+  return { items, targets, skipped };
 }
 
 function localItem(path: string): WorkItem {
@@ -281,12 +414,21 @@ function localItem(path: string): WorkItem {
   };
 }
 
-function hubItem(client: HubClient, target: HubTarget, sha: string, file: HubFile, gate: RequestGate): WorkItem {
+function hubItem(
+  client: HubClient,
+  target: HubTarget,
+  sha: string,
+  file: HubFile,
+  gate: RequestGate,
+  endpoint: string,
+): WorkItem {
   const prefix = target.repoType === "model" ? "" : `${target.repoType}s/`;
   const path = `hf://${prefix}${target.repo}@${sha.slice(0, 12)}/${file.path}`;
+  const encodedPath = file.path.split("/").map(encodeURIComponent).join("/");
   return {
     path,
     size: file.size,
+    url: `${endpoint.replace(/\/+$/, "")}/${prefix}${target.repo}/blob/${sha}/${encodedPath}`,
     ...(file.lfsOid ? { sha256: file.lfsOid } : {}),
     ...(file.security ? { hub: file.security } : {}),
     open: () =>
@@ -332,18 +474,37 @@ function hubVerdict(security: HubSecurity, ours: Severity): HubVerdict | undefin
 
 /** Scans one already-open source (library use: buffers, HTTP sources, members). */
 export async function inspect(source: ByteSource, limits?: Partial<ScanLimits>): Promise<FileInventory> {
+  return (await inspectCounting(source, limits)).inventory;
+}
+
+/**
+ * inspect() with live counters (members, decompressed bytes) for progress, telling apart an operating-system
+ * read error (EIO, EACCES, a file that vanished: the file could not be read) from a format's failure.
+ */
+async function inspectCounting(
+  source: ByteSource,
+  limits?: Partial<ScanLimits>,
+  counters = { members: 0, decompressed: 0 },
+): Promise<{ inventory: FileInventory; ioError?: string }> {
   const inventory = emptyInventory(source.name, source.size);
-  const ctx = new InspectContext(inventory, { ...DEFAULT_SCAN_LIMITS, ...limits });
+  const ctx = new InspectContext(inventory, { ...DEFAULT_SCAN_LIMITS, ...limits }, "", 0, undefined, counters);
+  let ioError: string | undefined;
   try {
     await inspectSource(
       source instanceof HttpRangeSource ? new CachingSource(source, 16, 1024 * 1024, 1024) : new CachingSource(source),
       ctx,
     );
   } catch (e) {
+    if (isOsError(e)) ioError = (e as NodeJS.ErrnoException).code;
     recordFailure(inventory, ctx, e);
   }
   inventory.bytes_read = source.bytesRead;
-  return inventory;
+  return { inventory, ...(ioError ? { ioError } : {}) };
+}
+
+function isOsError(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return typeof err?.code === "string" && typeof err.syscall === "string";
 }
 
 /** Grades inventories with a classifier: the report of ARCHITECTURE.md's result shape. */
@@ -364,6 +525,7 @@ export function buildReport(inventories: FileInventory[], classifier: Classifier
       formats: inventory.formats,
       bytes_read: inventory.bytes_read,
       size: inventory.size,
+      ...(inventory.sha256 ? { sha256: inventory.sha256 } : {}),
     });
     if (report.unsafe_dependencies.length > 0 || report.indicators.length > 0 || report.errors.length > 0)
       reports.push(report);
@@ -389,71 +551,31 @@ function recordFailure(inventory: FileInventory, ctx: InspectContext, e: unknown
   ctx.indicate("scan.error", message);
 }
 
-/** Expands folders recursively (symlinked folders are not followed), in a stable order. */
+/** Expands folders recursively (default skips, no symlink out of a root), in a stable order. */
 export async function collectFiles(paths: string[], maxFiles: number): Promise<string[]> {
-  const out: string[] = [];
-  for (const path of paths) {
-    let info;
-    try {
-      info = await stat(path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ScanError(
-        code === "ENOENT"
-          ? `no such file or folder: ${path}`
-          : `cannot access ${path}: ${code ?? (e as Error).message}`,
-      );
-    }
-    if (info.isDirectory()) await walk(path, out, maxFiles);
-    else if (info.isFile()) out.push(path);
-    // Opening a FIFO or a device could block forever or never end: only regular files are scanned.
-    else throw new ScanError(`not a regular file or folder: ${path}`);
-    if (out.length > maxFiles) throw new ScanError(`more than ${maxFiles} files to scan; narrow the paths`);
-  }
-  return out;
+  return (await collectLocal(paths, { maxFiles })).files;
 }
 
-async function walk(root: string, out: string[], maxFiles: number): Promise<void> {
-  const pending = [root];
-  while (pending.length > 0) {
-    const dir = pending.pop()!;
-    const entries: Dirent[] = [];
-    try {
-      // The listing's own entry types: no stat per file (Node stats by itself where the file system gives none).
-      for await (const entry of await opendir(dir)) entries.push(entry);
-    } catch (e) {
-      throw new ScanError(`cannot list ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const subdirs: string[] = [];
-    for (const entry of entries) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) subdirs.push(full);
-      else if (entry.isFile()) out.push(full);
-      else if (entry.isSymbolicLink()) {
-        const target = await stat(full).catch(() => undefined);
-        if (target?.isFile()) out.push(full);
-      }
-      if (out.length > maxFiles) throw new ScanError(`more than ${maxFiles} files to scan; narrow the paths`);
-    }
-    pending.push(...subdirs.reverse());
+async function collectLocal(paths: string[], options: Pick<ScanOptions, "maxFiles" | "exclude" | "includeVcs">) {
+  try {
+    return await collectPaths(paths, {
+      maxFiles: options.maxFiles ?? 1_000_000,
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      ...(options.includeVcs ? { includeVcs: true } : {}),
+    });
+  } catch (e) {
+    throw e instanceof CollectError ? new ScanError(e.message) : e;
   }
 }
 
 /** Maps with at most `limit` calls in flight, keeping the input order. */
-async function mapBounded<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T, index: number, done: () => number) => Promise<R>,
-): Promise<R[]> {
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  let finished = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const index = next++;
-      results[index] = await fn(items[index]!, index, () => finished);
-      finished++;
+      results[index] = await fn(items[index]!, index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

@@ -18,5 +18,6 @@ describe("the compiled rules pack", () => {
     expect(pack.rules).toEqual(fromSources.rules);
     expect([...pack.indicators.entries()]).toEqual([...fromSources.indicators.entries()]);
     expect(pack.aliases).toEqual(fromSources.aliases);
+    expect([...pack.boundMethods.entries()]).toEqual([...fromSources.boundMethods.entries()]);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
+import { describeSchemaErrors, rulesFileValidator } from "./rules-schema.js";
 
 export type Severity = 1 | 2 | 3;
 export const SEVERITY_LABELS: Record<Severity, string> = { 1: "Pass", 2: "Warning", 3: "Alert" };
@@ -85,17 +86,18 @@ export function loadBuiltinPack(): Promise<RulesPack> {
   return builtinPack;
 }
 
-/** A pack in the compiled file's shape: a plain object, its indicators as a list. */
+/** A pack in the compiled file's shape: a plain object, its maps as lists of entries. */
 export interface CompiledPack {
   name: string;
   version: string;
   rules: Rule[];
   indicators: IndicatorRule[];
+  boundMethods: Array<[string, BoundMethodRule]>;
   aliases: Aliases;
 }
 
 export function compilePack(pack: RulesPack): CompiledPack {
-  return { ...pack, indicators: [...pack.indicators.values()] };
+  return { ...pack, indicators: [...pack.indicators.values()], boundMethods: [...pack.boundMethods.entries()] };
 }
 
 function loadCompiledPack(path: string): Promise<RulesPack | undefined> {
@@ -106,7 +108,11 @@ function loadCompiledPack(path: string): Promise<RulesPack | undefined> {
     return Promise.resolve(undefined); // a source checkout before `rules:compile`: read the JSON sources
   }
   const compiled = JSON.parse(text) as CompiledPack;
-  return Promise.resolve({ ...compiled, indicators: new Map(compiled.indicators.map((i) => [i.id, i])) });
+  return Promise.resolve({
+    ...compiled,
+    indicators: new Map(compiled.indicators.map((i) => [i.id, i])),
+    boundMethods: new Map(compiled.boundMethods),
+  });
 }
 
 export async function loadPackDir(dir: string): Promise<RulesPack> {
@@ -138,7 +144,13 @@ export async function withUserRules(pack: RulesPack, path: string): Promise<Rule
     boundMethods: new Map(pack.boundMethods),
     version: `${pack.version}+${path.split(/[\\/]/).pop()}`,
   };
-  addFile(extended, (await readJson(path)) as RulesFile, path, true);
+  const data = await readJson(path);
+  const validate = await rulesFileValidator(builtinRulesDir());
+  if (!validate(data))
+    throw new RulesError(
+      `rules file ${path} does not match rules-file.schema.json:\n  ${describeSchemaErrors(validate.errors ?? []).join("\n  ")}`,
+    );
+  addFile(extended, data as RulesFile, path, true);
   return extended;
 }
 

@@ -33,13 +33,29 @@ export function renderText(report: ScanReport, options: TextOptions = {}): strin
     lines.unshift(
       dim(`${target.input}: ${target.repo} at commit ${target.commit} (${target.files} files, ${target.endpoint})`),
     );
+  for (const file of report.unreadable_files ?? [])
+    lines.push(`${paint(2, "UNREAD ")} ${file.path} ${dim(`(could not be read: ${file.error})`)}`);
+  const skipped = report.skipped_paths?.length ?? 0;
   lines.push(
     "",
     `${paint(report.severity, SEVERITY_LABELS[report.severity])}: ${stats.files} file${stats.files === 1 ? "" : "s"} — ` +
-      `${counts[3]} Alert, ${counts[2]} Warning, ${counts[1]} Pass${stats.cached_files ? ` (${stats.cached_files} from cache)` : ""}; read ${formatBytes(stats.bytes_read)} of ` +
-      `${formatBytes(stats.bytes_total)} in ${(stats.duration_ms / 1000).toFixed(2)} s; rules ${report.rules_version}`,
+      `${counts[3]} Alert, ${counts[2]} Warning, ${counts[1]} Pass${stats.cached_files ? ` (${stats.cached_files} from cache)` : ""}; ` +
+      `${readSummary(stats)} in ${(stats.duration_ms / 1000).toFixed(2)} s; rules ${report.rules_version}` +
+      (skipped > 0 ? `; ${skipped} path${skipped === 1 ? "" : "s"} skipped` : ""),
   );
   return lines.join("\n") + "\n";
+}
+
+/**
+ * "read X of Y" counts only the scanners' reads, so X never exceeds Y unless ranges were read twice, which is then
+ * said; hashing for the cache is reported apart ("hashed Z").
+ */
+function readSummary(stats: ScanReport["stats"]): string {
+  const read =
+    stats.bytes_read <= stats.bytes_total
+      ? `read ${formatBytes(stats.bytes_read)} of ${formatBytes(stats.bytes_total)}`
+      : `read ${formatBytes(stats.bytes_total)} of ${formatBytes(stats.bytes_total)} (+${formatBytes(stats.bytes_read - stats.bytes_total)} read again)`;
+  return stats.bytes_hashed ? `${read}, hashed ${formatBytes(stats.bytes_hashed)}` : read;
 }
 
 function hubNote(verdict: ScannedFile["hub_verdict"]): string {

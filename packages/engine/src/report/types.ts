@@ -53,6 +53,23 @@ export interface ScannedFile {
   cached?: boolean;
   /** The Hub's own verdict on the file, next to ours. */
   hub_verdict?: HubVerdict;
+  /** SHA-256 of the content, when known (hashed for the cache, or the Hub's LFS listing). */
+  sha256?: string;
+  /** Hub files: the file's web page at the scanned commit. */
+  url?: string;
+}
+
+/** A file that could not be read at all (permissions, I/O error, vanished during the scan). */
+export interface UnreadableFile {
+  path: string;
+  /** The operating system's error code (`EACCES`, `EIO`, `ENOENT`) or message. */
+  error: string;
+}
+
+/** A path a folder walk left out: `excluded` (--exclude), `vcs` (default skips), `symlink-outside-root`, `not-regular`. */
+export interface SkippedPathEntry {
+  path: string;
+  reason: "excluded" | "vcs" | "symlink-outside-root" | "not-regular";
 }
 
 /** The Hub's pickle-import scan of a file (innocuous / suspicious / dangerous) and whether it agrees with ours. */
@@ -77,8 +94,10 @@ export interface ScanTarget {
 export interface ScanStats {
   files: number;
   bytes_total: number;
-  /** Bytes actually read (for remote files: transferred). */
+  /** Bytes the scanners actually read (for remote files: transferred); hashing is counted apart. */
   bytes_read: number;
+  /** Bytes read to hash local files for the inventory cache. */
+  bytes_hashed?: number;
   duration_ms: number;
   /** Files whose inventory came from the cache. */
   cached_files?: number;
@@ -93,4 +112,8 @@ export interface ScanReport {
   stats: ScanStats;
   /** Hub repositories scanned, each pinned to a commit. */
   targets?: ScanTarget[];
+  /** Files that could not be read at all; the CLI exits 2 for them unless --allow-unreadable. */
+  unreadable_files?: UnreadableFile[];
+  /** Paths folder walks left out, with the reason. */
+  skipped_paths?: SkippedPathEntry[];
 }
