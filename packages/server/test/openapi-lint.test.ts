@@ -34,8 +34,7 @@ afterAll(async () => {
 test("every operation has a summary and a unique operationId", () => {
   const operations = Object.values(document.paths).flatMap((byMethod) => Object.values(byMethod));
   expect(operations.length).toBeGreaterThan(25);
-  for (const op of operations)
-    expect(op).toMatchObject({ summary: anyString(), operationId: anyString() });
+  for (const op of operations) expect(op).toMatchObject({ summary: anyString(), operationId: anyString() });
   const ids = operations.map((op) => op.operationId);
   expect(new Set(ids).size).toBe(ids.length);
 });
