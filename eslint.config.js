@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.js", "bench/*.mjs", "packages/*/bin/*.js"] },
+        projectService: { allowDefaultProject: ["*.js", "bench/*.mjs", "scripts/*.mjs", "packages/*/bin/*.js"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

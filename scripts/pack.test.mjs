@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { FakeHub, smallFile } from "../packages/engine/test/support/hub-server.ts";
 
@@ -193,11 +194,11 @@ describe("the CLI with the server", () => {
       const deadline = Date.now() + 60_000;
       let health;
       while (!health?.ok && Date.now() < deadline && child.exitCode === null) {
-        health = await fetch(`${url}/healthz`).catch(() => undefined);
-        if (!health?.ok) await new Promise((r) => setTimeout(r, 250));
+        health = await globalThis.fetch(`${url}/healthz`).catch(() => undefined);
+        if (!health?.ok) await sleep(250);
       }
       assert.ok(health?.ok, `no /healthz answer:\n${logs}`);
-      const page = await fetch(`${url}/`);
+      const page = await globalThis.fetch(`${url}/`);
       assert.equal(page.status, 200);
       const html = await page.text();
       assert.match(html, /<!doctype html>/i);
