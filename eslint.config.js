@@ -8,7 +8,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.js", "bench/*.mjs", "scripts/*.mjs", "tools/*/*.mjs", "packages/*/bin/*.js"] },
+        projectService: {
+          allowDefaultProject: ["*.js", "bench/*.mjs", "scripts/*.mjs", "tools/*/*.mjs", "packages/*/bin/*.js"],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

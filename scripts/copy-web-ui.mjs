@@ -13,5 +13,6 @@ if (!process.argv.includes("--remove")) {
     console.error(`copy-web-ui: ${built} has no index.html; run \`npm run build\` first`);
     process.exit(1);
   }
-  cpSync(built, target, { recursive: true });
+  // Source maps stay behind: 1.8 MB the service never serves to anyone who needs them.
+  cpSync(built, target, { recursive: true, filter: (src) => !src.endsWith(".map") });
 }
