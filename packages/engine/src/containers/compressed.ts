@@ -1,12 +1,13 @@
 import { basename } from "node:path";
 import { Readable, pipeline, type Transform } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
-import lzma from "lzma-native";
 import unbzip2Stream from "unbzip2-stream";
 import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatHandler, Probe } from "../formats/types.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
+import { decodeLzmaAlone, decodeXz } from "./xz.js";
+import { LzmaLimit } from "./lzma.js";
 
 /**
  * Whole-file compression wrappers: gzip, zlib, bz2, xz, lzma ("alone") and LZ4 frames. joblib.load recognises all
@@ -26,8 +27,6 @@ const INPUT_CHUNK = 64 * 1024;
 const BZ2_INPUT_CHUNK = 4 * 1024;
 /** Decoder output chunk: large enough that per-chunk overhead vanishes, small next to the 64 MiB inspection buffer. */
 const OUTPUT_CHUNK = 256 * 1024;
-/** Memory the xz/lzma decoder may take (dictionary + state). xz -9 needs 65 MiB; 1.5 GiB dictionaries exist but are not models. */
-const LZMA_MEMLIMIT = 512 * 1024 * 1024;
 
 /** A budget ran out (ratio, time): reported as scan.limit, not as corruption. */
 export class LimitExceeded extends Error {}
@@ -214,22 +213,14 @@ const CODECS: readonly Codec[] = [
     strongMagic: true,
     suffixes: [".xz"],
     sniff: startsWith(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00),
-    decode: (_s, _g, input) =>
-      viaTransform(
-        input.chunks(),
-        lzma.createStream("streamDecoder", { memlimit: LZMA_MEMLIMIT, bufsize: OUTPUT_CHUNK }),
-      ),
+    decode: (_s, _g, input) => decodeXz(input.chunks()),
   },
   {
     name: "lzma",
     strongMagic: false,
     suffixes: [".lzma"],
     sniff: isLzmaAlone,
-    decode: (_s, _g, input) =>
-      viaTransform(
-        input.chunks(),
-        lzma.createStream("aloneDecoder", { memlimit: LZMA_MEMLIMIT, bufsize: OUTPUT_CHUNK }),
-      ),
+    decode: (_s, _g, input) => decodeLzmaAlone(input.chunks()),
   },
   {
     name: "lz4",
@@ -265,7 +256,7 @@ async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectCont
   try {
     first = await decoded.next();
   } catch (e) {
-    if (!codec.strongMagic && !(e instanceof LimitExceeded)) return false;
+    if (!codec.strongMagic && !isLimit(e)) return false;
     reportFailure(ctx, codec.name, e, 0);
     return true;
   }
@@ -308,9 +299,11 @@ export async function* guardedWithHandler(
   }
 }
 
+const isLimit = (e: unknown): boolean => e instanceof LimitExceeded || e instanceof LzmaLimit;
+
 export function reportFailure(ctx: InspectContext, format: string, e: unknown, produced: number): void {
   const reason = e instanceof Error ? e.message : String(e);
-  if (e instanceof LimitExceeded) ctx.indicate("scan.limit", reason);
+  if (isLimit(e)) ctx.indicate("scan.limit", reason);
   else
     ctx.indicate(
       "compression.corrupt",
