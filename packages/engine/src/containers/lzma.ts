@@ -293,16 +293,16 @@ export class LzmaDecoder {
   }
 
   /**
-   * Decodes symbols until `outLimit` more bytes exist, the end marker, or (unless the input is final) the input
-   * buffer runs low. A match is cut at `outLimit` only when `exact` (LZMA2 chunks, known-size streams).
+   * Decodes symbols until at least `outLimit` more bytes exist, the end marker, or (unless the input is final) the
+   * input buffer runs low. `end` is the output position no match may cross (an LZMA2 chunk's or a declared size).
    */
-  decode(outLimit: number, exact: boolean): void {
+  decode(outLimit: number, end: number): void {
     const w = this.window;
     const stopAt = w.total + outLimit;
     const input = this.input;
-    while (w.total < stopAt && !this.ended) {
+    while (w.total < stopAt && w.total < end && !this.ended) {
       if (!input.final && input.available < SYMBOL_INPUT_MARGIN) return;
-      this.step(exact ? stopAt - w.total : Infinity);
+      this.step(end - w.total);
     }
   }
 
@@ -437,8 +437,7 @@ export async function* decodeLzma1(
   decoder.startRangeCoder();
   for (;;) {
     await fill(input, SYMBOL_INPUT_MARGIN, chunks);
-    const room = size === undefined ? OUTPUT_STEP : Math.min(OUTPUT_STEP, size - window.total);
-    decoder.decode(room, size !== undefined);
+    decoder.decode(OUTPUT_STEP, size ?? Infinity);
     yield* window.take();
     if (decoder.ended) {
       if (size !== undefined && window.total !== size) throw new LzmaError("end marker before the declared size");
@@ -516,7 +515,7 @@ async function* decodeLzma2Chunk(
     decoder.startRangeCoder();
     const target = decoder.window.total + unpacked;
     while (decoder.window.total < target) {
-      decoder.decode(Math.min(OUTPUT_STEP, target - decoder.window.total), true);
+      decoder.decode(OUTPUT_STEP, target);
       yield* decoder.window.take();
       if (decoder.ended) throw new LzmaError("end marker inside an LZMA2 chunk");
     }
