@@ -1,12 +1,12 @@
 import { basename } from "node:path";
 import { Readable, pipeline, type Transform } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
-import unbzip2Stream from "unbzip2-stream";
 import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatHandler, Probe } from "../formats/types.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
 import { decodeLzmaAlone, decodeXz } from "./xz.js";
+import { decodeBzip2 } from "./bz2.js";
 import { LzmaLimit } from "./lzma.js";
 
 /**
@@ -112,35 +112,9 @@ export async function* viaTransform(
   }
 }
 
-/** bz2 through unbzip2-stream, whose write() decodes synchronously; the guard can abort inside a block run. */
-export async function* decodeBz2(input: CompressedInput, guard: DecompressionGuard): AsyncGenerator<Uint8Array> {
-  const decoder = unbzip2Stream();
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  let failure: Error | undefined;
-  decoder.on("data", (chunk) => {
-    // Throwing here lands in the decoder's own try/catch, which stops it and emits "error" with our error.
-    guard.check(pendingBytes + chunk.length);
-    pending.push(chunk);
-    pendingBytes += chunk.length;
-  });
-  decoder.on("error", (error) => {
-    failure ??= error;
-  });
-  const flush = function* (): Generator<Uint8Array> {
-    const out = pending;
-    pending = [];
-    pendingBytes = 0;
-    yield* out;
-  };
-  for await (const chunk of input.chunks()) {
-    decoder.write(chunk);
-    yield* flush();
-    if (failure !== undefined) throw failure;
-  }
-  decoder.end();
-  yield* flush();
-  if (failure !== undefined) throw failure;
+/** bz2 with the guard checked inside every block, so a bomb stops within one output buffer of the budget. */
+export function decodeBz2(input: CompressedInput, guard: DecompressionGuard): AsyncGenerator<Uint8Array> {
+  return decodeBzip2(input.chunks(), (pending) => guard.check(pending));
 }
 
 function isZlibHeader(head: Uint8Array): boolean {
