@@ -230,7 +230,7 @@ async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectCont
   try {
     first = await decoded.next();
   } catch (e) {
-    if (!codec.strongMagic && !isLimit(e)) return false;
+    if (!codec.strongMagic && !isLimit(e) && !failedItsCheck(e)) return false;
     reportFailure(ctx, codec.name, e, 0);
     return true;
   }
@@ -271,6 +271,15 @@ export async function* guardedWithHandler(
   } finally {
     await rest.return?.();
   }
+}
+
+/**
+ * A stream that decoded to its end and then failed its checksum (zlib's Adler-32, an xz/lzma check) is that
+ * format, however weak its magic: the failure is corruption to report, not a sign of other data.
+ */
+function failedItsCheck(e: unknown): boolean {
+  const message = e instanceof Error ? e.message : "";
+  return /incorrect data check|check \(.*\) mismatch|did not end cleanly/.test(message);
 }
 
 const isLimit = (e: unknown): boolean => e instanceof LimitExceeded || e instanceof LzmaLimit;
