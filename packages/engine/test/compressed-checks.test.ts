@@ -64,7 +64,7 @@ describe("through the CLI", () => {
     const zlibFile = join(dir, "bad-adler.joblib");
     writeFileSync(zlibFile, flipLast(deflateSync(PICKLES["protocol 4"]!), 1));
     for (const file of [zlibFile, join(FIXTURES, "lzma", "bad-check.xz")]) {
-      let out = "";
+      let out: string;
       try {
         out = execFileSync(process.execPath, [cli, "scan", "--format", "json", file], { encoding: "utf8" });
       } catch (e) {

@@ -11,7 +11,7 @@ const dir = join(FIXTURES, "lzma");
 const payload = readFileSync(join(dir, "payload.bin"));
 
 async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+  for (let at = 0; at < bytes.length; at += size) yield await Promise.resolve(bytes.subarray(at, at + size));
 }
 
 async function decodeAll(name: string, chunkSize = 4096): Promise<Buffer> {
