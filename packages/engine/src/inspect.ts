@@ -1,6 +1,7 @@
 import type { FileInventory, InventoryImport } from "./inventory.js";
 import type { PickleLimits, PickleScan } from "./pickle/machine.js";
 import { FORMATS } from "./formats/registry.js";
+import { checkNameClaim } from "./formats/claims.js";
 import type { Probe } from "./formats/types.js";
 import { BufferSource, type ByteSource } from "./source/byte-source.js";
 import { concatBytes } from "./source/bytes.js";
@@ -183,17 +184,22 @@ export async function inspectSource(source: ByteSource, ctx: InspectContext): Pr
   const recognised: string[] = [];
   if (source.size === 0) return recognised;
   const bytes = await probe(source);
+  const rejected = new Set<string>();
   for (const format of FORMATS) {
     if (!format.sniff(bytes)) continue;
     if (Date.now() > ctx.deadline) {
       ctx.indicate("scan.limit", `time budget of ${ctx.limits.fileTimeoutMs} ms exhausted`);
       break;
     }
+    const findingsBefore = ctx.inventory.indicators.length;
     if (await format.inspect(source, ctx, bytes)) {
       recognised.push(format.name);
       ctx.addFormat(format.name);
-      if (format.exclusive) break;
-    }
+      // The shortcut holds only for a file its format read fully and validly: whatever it reported, the other
+      // readers a loader could apply (torch.load on a broken .safetensors) still run.
+      if (format.exclusive && ctx.inventory.indicators.length === findingsBefore) break;
+    } else rejected.add(format.name);
   }
+  checkNameClaim(ctx.member || source.name, ctx, recognised, rejected);
   return recognised;
 }

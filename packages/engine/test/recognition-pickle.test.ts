@@ -13,8 +13,8 @@ const enc = new TextEncoder();
 const CMD = enc.encode("0cos\nsystem\n(S'echo modelvet-test'\ntR.");
 const MIB = 1024 * 1024;
 
-async function judged(bytes: Uint8Array, limits?: Parameters<typeof inspect>[1]) {
-  const inventory = await inspect(new BufferSource(bytes, "test.pkl"), limits);
+async function judged(bytes: Uint8Array, limits?: Parameters<typeof inspect>[1], name = "stream") {
+  const inventory = await inspect(new BufferSource(bytes, name), limits);
   const report = judge(inventory, classifier);
   return {
     inventory,

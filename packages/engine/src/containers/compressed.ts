@@ -1,12 +1,13 @@
 import { basename } from "node:path";
 import { Readable, pipeline, type Transform } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
-import lzma from "lzma-native";
-import unbzip2Stream from "unbzip2-stream";
 import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatHandler, Probe } from "../formats/types.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
+import { decodeLzmaAlone, decodeXz } from "./xz.js";
+import { decodeBzip2 } from "./bz2.js";
+import { LzmaLimit } from "./lzma.js";
 
 /**
  * Whole-file compression wrappers: gzip, zlib, bz2, xz, lzma ("alone") and LZ4 frames. joblib.load recognises all
@@ -26,8 +27,6 @@ const INPUT_CHUNK = 64 * 1024;
 const BZ2_INPUT_CHUNK = 4 * 1024;
 /** Decoder output chunk: large enough that per-chunk overhead vanishes, small next to the 64 MiB inspection buffer. */
 const OUTPUT_CHUNK = 256 * 1024;
-/** Memory the xz/lzma decoder may take (dictionary + state). xz -9 needs 65 MiB; 1.5 GiB dictionaries exist but are not models. */
-const LZMA_MEMLIMIT = 512 * 1024 * 1024;
 
 /** A budget ran out (ratio, time): reported as scan.limit, not as corruption. */
 export class LimitExceeded extends Error {}
@@ -113,35 +112,9 @@ export async function* viaTransform(
   }
 }
 
-/** bz2 through unbzip2-stream, whose write() decodes synchronously; the guard can abort inside a block run. */
-export async function* decodeBz2(input: CompressedInput, guard: DecompressionGuard): AsyncGenerator<Uint8Array> {
-  const decoder = unbzip2Stream();
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  let failure: Error | undefined;
-  decoder.on("data", (chunk) => {
-    // Throwing here lands in the decoder's own try/catch, which stops it and emits "error" with our error.
-    guard.check(pendingBytes + chunk.length);
-    pending.push(chunk);
-    pendingBytes += chunk.length;
-  });
-  decoder.on("error", (error) => {
-    failure ??= error;
-  });
-  const flush = function* (): Generator<Uint8Array> {
-    const out = pending;
-    pending = [];
-    pendingBytes = 0;
-    yield* out;
-  };
-  for await (const chunk of input.chunks()) {
-    decoder.write(chunk);
-    yield* flush();
-    if (failure !== undefined) throw failure;
-  }
-  decoder.end();
-  yield* flush();
-  if (failure !== undefined) throw failure;
+/** bz2 with the guard checked inside every block, so a bomb stops within one output buffer of the budget. */
+export function decodeBz2(input: CompressedInput, guard: DecompressionGuard): AsyncGenerator<Uint8Array> {
+  return decodeBzip2(input.chunks(), (pending) => guard.check(pending));
 }
 
 function isZlibHeader(head: Uint8Array): boolean {
@@ -214,22 +187,14 @@ const CODECS: readonly Codec[] = [
     strongMagic: true,
     suffixes: [".xz"],
     sniff: startsWith(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00),
-    decode: (_s, _g, input) =>
-      viaTransform(
-        input.chunks(),
-        lzma.createStream("streamDecoder", { memlimit: LZMA_MEMLIMIT, bufsize: OUTPUT_CHUNK }),
-      ),
+    decode: (_s, _g, input) => decodeXz(input.chunks()),
   },
   {
     name: "lzma",
     strongMagic: false,
     suffixes: [".lzma"],
     sniff: isLzmaAlone,
-    decode: (_s, _g, input) =>
-      viaTransform(
-        input.chunks(),
-        lzma.createStream("aloneDecoder", { memlimit: LZMA_MEMLIMIT, bufsize: OUTPUT_CHUNK }),
-      ),
+    decode: (_s, _g, input) => decodeLzmaAlone(input.chunks()),
   },
   {
     name: "lz4",
@@ -265,7 +230,7 @@ async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectCont
   try {
     first = await decoded.next();
   } catch (e) {
-    if (!codec.strongMagic && !(e instanceof LimitExceeded)) return false;
+    if (!codec.strongMagic && !isLimit(e) && !failedItsCheck(e)) return false;
     reportFailure(ctx, codec.name, e, 0);
     return true;
   }
@@ -308,9 +273,20 @@ export async function* guardedWithHandler(
   }
 }
 
+/**
+ * A stream that decoded to its end and then failed its checksum (zlib's Adler-32, an xz/lzma check) is that
+ * format, however weak its magic: the failure is corruption to report, not a sign of other data.
+ */
+function failedItsCheck(e: unknown): boolean {
+  const message = e instanceof Error ? e.message : "";
+  return /incorrect data check|check \(.*\) mismatch|did not end cleanly/.test(message);
+}
+
+const isLimit = (e: unknown): boolean => e instanceof LimitExceeded || e instanceof LzmaLimit;
+
 export function reportFailure(ctx: InspectContext, format: string, e: unknown, produced: number): void {
   const reason = e instanceof Error ? e.message : String(e);
-  if (e instanceof LimitExceeded) ctx.indicate("scan.limit", reason);
+  if (isLimit(e)) ctx.indicate("scan.limit", reason);
   else
     ctx.indicate(
       "compression.corrupt",

@@ -1,5 +1,6 @@
 import { createInflateRaw } from "node:zlib";
-import lzma from "lzma-native";
+import { LzmaInput, LzmaLimit, decodeLzma1, decodeLzma2, decodeProperties, lzma2DictionarySize } from "./lzma.js";
+import { deltaDecode, x86Decode } from "./xz.js";
 import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatHandler, Probe } from "../formats/types.js";
@@ -34,8 +35,6 @@ const MAX_FOLDERS = 100_000;
 const MAX_FILES = 1_000_000;
 const MAX_CODERS = 16;
 const MAX_STREAMS_PER_CODER = 16;
-/** Largest LZMA dictionary allocated; the dictionary never needs to be larger than the folder's output. */
-const MAX_DICT_BYTES = 1536 * 1024 * 1024;
 /** Output below this is never called a bomb. */
 const RATIO_GRACE_BYTES = 4 * 1024 * 1024;
 
@@ -55,7 +54,7 @@ export const sevenZipFormat: FormatHandler = {
     } catch (e) {
       if (e instanceof Unsupported) ctx.indicate("scan.unsupported", `7z: ${e.message}`);
       else if (e instanceof SevenZipError) ctx.indicate("sevenzip.malformed", e.message);
-      else if (e instanceof LimitExceeded) ctx.indicate("scan.limit", e.message);
+      else if (e instanceof LimitExceeded || e instanceof LzmaLimit) ctx.indicate("scan.limit", e.message);
       else throw e;
     }
     return true;
@@ -402,7 +401,7 @@ async function extractFolder(
 
 function reportFailure(ctx: InspectContext, folder: number, e: unknown): void {
   if (e instanceof Unsupported) ctx.indicate("scan.unsupported", `7z folder ${folder}: ${e.message}`);
-  else if (e instanceof LimitExceeded) ctx.indicate("scan.limit", e.message);
+  else if (e instanceof LimitExceeded || e instanceof LzmaLimit) ctx.indicate("scan.limit", e.message);
   else
     ctx.indicate(
       "compression.corrupt",
@@ -506,15 +505,6 @@ const CODER = {
   aes: "06f10701",
 } as const;
 
-const BRANCH_FILTERS: Record<string, string> = {
-  [CODER.x86]: lzma.FILTER_X86,
-  [CODER.ppc]: lzma.FILTER_POWERPC,
-  [CODER.ia64]: lzma.FILTER_IA64,
-  [CODER.arm]: lzma.FILTER_ARM,
-  [CODER.armt]: lzma.FILTER_ARMTHUMB,
-  [CODER.sparc]: lzma.FILTER_SPARC,
-};
-
 const CODER_NAMES: Record<string, string> = {
   [CODER.copy]: "Copy",
   [CODER.lzma2]: "LZMA2",
@@ -556,47 +546,42 @@ function chainFor(order: Coder[], outputSize: number): CoderChain {
     return { decode: (input) => viaTransform(input.chunks(), createInflateRaw()) };
   if (order.length === 1 && last.id === CODER.bzip2) return { decode: (input, guard) => decodeBz2(input, guard) };
   if (last.id === CODER.lzma || last.id === CODER.lzma2) {
-    const chain = [...filters.map(filterOf), lzmaFilter(last, outputSize)];
-    return { decode: (input) => viaTransform(input.chunks(), lzma.createStream("rawDecoder", { filters: chain })) };
+    const decodeLast = lzmaCoder(last, outputSize);
+    return {
+      decode: (input) => filters.reduceRight<AsyncIterable<Uint8Array>>(applyFilter, decodeLast(input.chunks())),
+    };
   }
   throw new Unsupported(`coders ${describeCoders({ coders: order })}`);
 }
 
-function filterOf(coder: Coder): { id: string; options?: { dist: number } } {
-  const branch = BRANCH_FILTERS[coder.id];
-  if (branch) {
+/** Undoes one filter coder (x86 BCJ, delta) on the output of the coders after it. */
+function applyFilter(data: AsyncIterable<Uint8Array>, coder: Coder): AsyncIterable<Uint8Array> {
+  if (coder.id === CODER.x86) {
     if (coder.props.length > 0) throw new Unsupported("branch filter with a start offset");
-    return { id: branch };
+    return x86Decode(data);
   }
-  if (coder.id === CODER.delta) return { id: lzma.FILTER_DELTA, options: { dist: (coder.props[0] ?? 0) + 1 } };
+  if (coder.id === CODER.delta) return deltaDecode(data, (coder.props[0] ?? 0) + 1);
   throw new Unsupported(`coders ${describeCoders({ coders: [coder] })}`);
 }
 
-/** LZMA/LZMA2 with its properties; the dictionary is capped at the output size (no match reaches further back). */
-function lzmaFilter(coder: Coder, outputSize: number): { id: string; options: Record<string, number> } {
-  const needed = Math.max(4096, outputSize);
+/** LZMA/LZMA2 with its properties; the window never exceeds the output size (no match reaches further back). */
+function lzmaCoder(coder: Coder, outputSize: number): (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array> {
   if (coder.id === CODER.lzma2) {
     const p = coder.props[0];
     if (p === undefined || p > 40) throw new SevenZipError("bad LZMA2 properties");
-    const declared = p === 40 ? 0xffffffff : (2 | (p & 1)) * 2 ** (Math.floor(p / 2) + 11);
-    return { id: lzma.FILTER_LZMA2, options: { dictSize: dictionarySize(declared, needed) } };
+    const dictSize = dictionarySize(lzma2DictionarySize(p), outputSize);
+    return (chunks) => decodeLzma2(chunks[Symbol.asyncIterator](), new LzmaInput(), dictSize, outputSize);
   }
   if (coder.props.length < 5) throw new SevenZipError("bad LZMA properties");
-  let d = coder.props[0]!;
-  if (d >= 9 * 5 * 5) throw new SevenZipError("bad LZMA properties");
-  const lc = d % 9;
-  d = Math.floor(d / 9);
-  const lp = d % 5;
-  const pb = Math.floor(d / 5);
+  if (coder.props[0]! >= 9 * 5 * 5) throw new SevenZipError("bad LZMA properties");
+  const props = decodeProperties(coder.props[0]!);
   const view = new DataView(coder.props.buffer, coder.props.byteOffset, 5);
-  const declared = view.getUint32(1, true);
-  return { id: lzma.FILTER_LZMA1, options: { dictSize: dictionarySize(declared, needed), lc, lp, pb } };
+  const dictSize = dictionarySize(view.getUint32(1, true), outputSize);
+  return (chunks) => decodeLzma1(chunks[Symbol.asyncIterator](), new LzmaInput(), props, dictSize, outputSize);
 }
 
-function dictionarySize(declared: number, needed: number): number {
-  const size = Math.max(4096, Math.min(declared, needed));
-  if (size > MAX_DICT_BYTES) throw new Unsupported(`LZMA dictionary of ${size} bytes`);
-  return size;
+function dictionarySize(declared: number, outputSize: number): number {
+  return Math.max(4096, Math.min(declared, outputSize));
 }
 
 function describeCoders(folder: { coders: Coder[] }): string {
