@@ -73,9 +73,10 @@ export async function main(argv: string[]): Promise<number> {
     .command("serve")
     .description("run the service: API, web UI and (unless --no-worker) scan workers")
     .option("--port <port>", "HTTP port, 0 for any free one (default: PORT or 8080)", port)
+    .option("--host <address>", "address to listen on; 0.0.0.0 for every interface (default: HOST or 127.0.0.1)")
     .option("--data-dir <dir>", "data folder (default: MODELVET_DATA_DIR or ./.modelvet)")
     .option("--no-worker", "take requests only; `modelvet worker` processes run the scans")
-    .action(async (options: { port?: number; dataDir?: string; worker: boolean }) => {
+    .action(async (options: { port?: number; host?: string; dataDir?: string; worker: boolean }) => {
       // Loaded on demand: `modelvet scan` should not pay for the server's dependencies.
       const { runServe } = await loadServeCommand();
       exitCode = await runServe(options);
@@ -88,6 +89,17 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (options: { concurrency?: number; dataDir?: string }) => {
       const { runWorker } = await loadServeCommand();
       exitCode = await runWorker(options);
+    });
+
+  program
+    .command("admin")
+    .description("maintenance on the service's store")
+    .command("rotate-key")
+    .description("revoke every admin API key and print a new one (once); uses DATABASE_URL or the data folder")
+    .option("--data-dir <dir>", "data folder (default: MODELVET_DATA_DIR or ./.modelvet)")
+    .action(async (options: { dataDir?: string }) => {
+      const { runRotateKey } = await import("./serve-command.js");
+      exitCode = await runRotateKey(options);
     });
 
   try {

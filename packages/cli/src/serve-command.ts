@@ -1,7 +1,8 @@
-import { configFromEnv, createLogger, startService, type Service } from "@modelvet/server";
+import { configFromEnv, createLogger, rotateAdminKey, startService, type Service } from "@modelvet/server";
 
 export interface ServeOptions {
   port?: number;
+  host?: string;
   dataDir?: string;
   /** commander turns `--no-worker` into `worker: false`. */
   worker: boolean;
@@ -11,6 +12,7 @@ export interface ServeOptions {
 export async function runServe(options: ServeOptions): Promise<number> {
   const config = configFromEnv(process.env, {
     ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
   });
   const logger = createLogger();
@@ -36,6 +38,16 @@ export async function runWorker(options: { concurrency?: number; dataDir?: strin
   const service = await startService({ config, logger, http: false, worker: true });
   logger.info({ concurrency: config.concurrency, queue: service.queue.kind }, "modelvet worker running");
   return untilSignal(service);
+}
+
+/** `modelvet admin rotate-key`: every admin key is revoked; the new one is printed once. */
+export async function runRotateKey(options: { dataDir?: string }): Promise<number> {
+  const config = configFromEnv(process.env, options.dataDir !== undefined ? { dataDir: options.dataDir } : {});
+  const { apiKey, revoked } = await rotateAdminKey(config);
+  process.stdout.write(
+    `modelvet: ${revoked} admin key(s) revoked. The new admin key is shown only now:\n\n  ${apiKey}\n\n`,
+  );
+  return 0;
 }
 
 /** Runs until SIGINT/SIGTERM, then hands running jobs back to the queue and closes. */

@@ -6,3 +6,4 @@ export { openDb, type Db } from "./db/connect.js";
 export type { Database } from "./db/schema.js";
 export type { JobQueue, JobHandler, Job } from "./jobs/queue.js";
 export { SecretBox } from "./security/secret-box.js";
+export { rotateAdminKey } from "./admin.js";

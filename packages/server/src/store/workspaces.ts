@@ -76,3 +76,15 @@ export async function countApiKeys(db: Kysely<Database>): Promise<number> {
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
+
+/**
+ * Replaces every admin key with one new generated key (returned for printing once): a lost or leaked admin key
+ * is recovered by whoever can open the data directory or database, never over the API.
+ */
+export async function rotateAdminKeys(db: Kysely<Database>): Promise<{ created: CreatedKey; revoked: number }> {
+  return db.transaction().execute(async (trx) => {
+    const revoked = await trx.deleteFrom("api_keys").where("workspace_id", "is", null).executeTakeFirst();
+    const created = await createApiKey(trx, null, "rotated admin");
+    return { created, revoked: Number(revoked.numDeletedRows) };
+  });
+}
