@@ -52,8 +52,8 @@ export class ScanRunner {
   }
 
   readonly handle = async (job: Job, signal: AbortSignal): Promise<void> => {
-    // A second pass only after the first scan process died and the poison-job rule allows one retry.
-    for (let pass = 0; pass < MAX_CRASHES; pass++) {
+    // A further pass only after a scan process died: it retries once, or (refuseStart) fails the scan for good.
+    for (let pass = 0; pass <= MAX_CRASHES; pass++) {
       const scan = await loadScanJob(this.options.db, job.id);
       // Gone, or already finished by an earlier delivery of the same job.
       if (!scan || scan.status === "succeeded" || scan.status === "failed") return;
