@@ -95,17 +95,28 @@ test("four decompression bombs at the smallest limit end failed with a reason; t
       return last.every((s) => s.status === "succeeded" || s.status === "failed");
     },
     60_000,
-    () => `${JSON.stringify(last.map((s) => [s.status, s.error]))}\n${server.stdout.split("\n").filter((l) => !l.includes("request")).slice(-30).join("\n")}${server.stderr}`,
+    () =>
+      `${JSON.stringify(last.map((s) => [s.status, s.error]))}\n${server.stdout
+        .split("\n")
+        .filter((l) => !l.includes("request"))
+        .slice(-30)
+        .join("\n")}${server.stderr}`,
   );
   expect(server.child.exitCode).toBeNull();
   expect(pollFailures).toBe(0);
   expect(polls).toBeGreaterThan(5);
   for (const scan of last.slice(0, BOMBS.length)) {
-    if (scan.status === "failed") expect(scan.error).toMatch(/scan exceeded (128|256) MB|not started again|took longer than 25 s/);
+    if (scan.status === "failed")
+      expect(scan.error).toMatch(/scan exceeded (128|256) MB|not started again|took longer than 25 s/);
     else expect(scan.severity).toBeGreaterThanOrEqual(2);
   }
   expect(last[BOMBS.length]!.status).toBe("succeeded");
-  console.info(`isolation: ${polls} polls, bombs: ${last.slice(0, 4).map((s) => s.error ?? s.severity).join(" | ")}`);
+  console.info(
+    `isolation: ${polls} polls, bombs: ${last
+      .slice(0, 4)
+      .map((s) => s.error ?? s.severity)
+      .join(" | ")}`,
+  );
 }, 150_000);
 
 test("revisions and repo ids the Hub would not accept are refused", () => {

@@ -99,8 +99,14 @@ export class ScanRunner {
   ): Promise<boolean> {
     const { db, log, workerName } = this.options;
     const attempt = await markRunning(db, scan.id, workerName, queueJobId);
-    log.info({ file_scan_id: scan.id, model_uri: scan.modelUri, revision: scan.revision, ram, attempt }, "scan started");
-    const beat = setInterval(() => void heartbeat(db, scan.id, workerName).catch(() => undefined), this.options.heartbeatMs);
+    log.info(
+      { file_scan_id: scan.id, model_uri: scan.modelUri, revision: scan.revision, ram, attempt },
+      "scan started",
+    );
+    const beat = setInterval(
+      () => void heartbeat(db, scan.id, workerName).catch(() => undefined),
+      this.options.heartbeatMs,
+    );
     try {
       const token = await this.tokenFor(scan);
       if (token === false) {
