@@ -6,14 +6,22 @@
  */
 const MAX_REVISION = 200;
 const MAX_REPO_ID = 96;
-const FORBIDDEN_REVISION_CHARS = /[\u0000-\u0020\u007f~^:?*[\\%]/;
+const FORBIDDEN_REVISION_CHARS = /[~^:?*[\\%]/;
+
+function hasControlOrSpace(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
 const REPO_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Why `revision` is not a name the Hub accepts, or undefined when it is one. */
 export function revisionProblem(revision: string): string | undefined {
   if (revision === "") return "the revision is empty";
   if (revision.length > MAX_REVISION) return `the revision is longer than ${MAX_REVISION} characters`;
-  if (FORBIDDEN_REVISION_CHARS.test(revision))
+  if (hasControlOrSpace(revision) || FORBIDDEN_REVISION_CHARS.test(revision))
     return "the revision has a control character, a space or one of ~ ^ : ? * [ \\ %";
   if (revision.includes("..") || revision.includes("@{")) return 'the revision contains ".." or "@{"';
   const segments = revision.split("/");

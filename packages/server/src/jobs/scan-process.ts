@@ -33,7 +33,7 @@ async function run(input: ScanInput): Promise<ScanMessage> {
         const now = Date.now();
         if (now - last < PROGRESS_EVERY_MS && p.filesDone < p.filesTotal) return;
         last = now;
-        send({ type: "progress", filesDone: p.filesDone, filesTotal: p.filesTotal, bytesRead: p.bytesRead });
+        void send({ type: "progress", filesDone: p.filesDone, filesTotal: p.filesTotal, bytesRead: p.bytesRead });
       },
     });
     return { type: "done", report, inventories };

@@ -52,8 +52,8 @@ export class ScanRunner {
   }
 
   readonly handle = async (job: Job, signal: AbortSignal): Promise<void> => {
-    // A second pass only after the first scan process died and the poison-job rule allows one retry.
-    for (let pass = 0; pass < MAX_CRASHES; pass++) {
+    // A further pass only after a scan process died: it retries once, or (refuseStart) fails the scan for good.
+    for (let pass = 0; pass <= MAX_CRASHES; pass++) {
       const scan = await loadScanJob(this.options.db, job.id);
       // Gone, or already finished by an earlier delivery of the same job.
       if (!scan || scan.status === "succeeded" || scan.status === "failed") return;
@@ -99,8 +99,14 @@ export class ScanRunner {
   ): Promise<boolean> {
     const { db, log, workerName } = this.options;
     const attempt = await markRunning(db, scan.id, workerName, queueJobId);
-    log.info({ file_scan_id: scan.id, model_uri: scan.modelUri, revision: scan.revision, ram, attempt }, "scan started");
-    const beat = setInterval(() => void heartbeat(db, scan.id, workerName).catch(() => undefined), this.options.heartbeatMs);
+    log.info(
+      { file_scan_id: scan.id, model_uri: scan.modelUri, revision: scan.revision, ram, attempt },
+      "scan started",
+    );
+    const beat = setInterval(
+      () => void heartbeat(db, scan.id, workerName).catch(() => undefined),
+      this.options.heartbeatMs,
+    );
     try {
       const token = await this.tokenFor(scan);
       if (token === false) {

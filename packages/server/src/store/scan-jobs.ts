@@ -138,7 +138,10 @@ export async function heartbeat(db: Kysely<Database>, id: string, worker: string
  * Running scans whose worker stopped renewing the heartbeat before `cutoff`: each is set back to queued by exactly
  * one caller (the conditional update), which gets its queue job id to hand back to the queue.
  */
-export async function reclaimStale(db: Kysely<Database>, cutoff: string): Promise<Array<{ id: string; jobId: string }>> {
+export async function reclaimStale(
+  db: Kysely<Database>,
+  cutoff: string,
+): Promise<Array<{ id: string; jobId: string }>> {
   const stale = await db
     .selectFrom("file_scans")
     .select(["id", "queue_job_id"])
@@ -155,7 +158,8 @@ export async function reclaimStale(db: Kysely<Database>, cutoff: string): Promis
       .where("status", "=", "running")
       .where("heartbeat_at", "<", cutoff)
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 1 && row.queue_job_id) reclaimed.push({ id: row.id, jobId: row.queue_job_id });
+    if (Number(result.numUpdatedRows) === 1 && row.queue_job_id)
+      reclaimed.push({ id: row.id, jobId: row.queue_job_id });
   }
   return reclaimed;
 }
