@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import pc from "picocolors";
 import cliProgress from "cli-progress";
 import {
+  formatBytes,
   InventoryCache,
   renderText,
   scanTargets,
@@ -10,7 +11,6 @@ import {
   type ScanReport,
   type Severity,
 } from "@modelvet/engine";
-import { formatBytes } from "./bytes.js";
 
 export interface ScanCommandOptions {
   format: "text" | "json" | "sarif" | "cyclonedx";

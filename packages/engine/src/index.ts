@@ -53,6 +53,6 @@ export { FileSource, BufferSource, SliceSource, CachingSource, type ByteSource }
 export type { FileInventory, InventoryImport, InventoryIndicator } from "./inventory.js";
 export type * from "./report/types.js";
 export { toSarif } from "./report/sarif.js";
-export { renderText, type TextOptions } from "./report/text.js";
+export { renderText, formatBytes, type TextOptions } from "./report/text.js";
 export { documentedRules, findRuleDoc, renderRuleDoc, renderRuleIndex, type RuleDoc } from "./policy/rule-docs.js";
 export { ruleName, RULE_DOCS_BASE, type SarifOptions } from "./report/sarif.js";

@@ -98,6 +98,7 @@ function renderLocations(locations: Location[]): string {
     .join("; ");
 }
 
+/** `1.5 MiB`: binary units, one decimal below 10. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
