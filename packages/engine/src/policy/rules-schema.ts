@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 
 /**
  * Validates a user rules file (`--rules FILE`) against the published schema (rules/rules-file.schema.json), so
@@ -10,8 +10,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 let validator: Promise<ValidateFunction> | undefined;
 
 export function rulesFileValidator(rulesDir: string): Promise<ValidateFunction> {
-  validator ??= readFile(join(rulesDir, "rules-file.schema.json"), "utf8").then((text) =>
-    new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile(JSON.parse(text) as object),
+  // Loaded only when a user rules file is given: a scan without --rules never pays for the validator.
+  validator ??= Promise.all([readFile(join(rulesDir, "rules-file.schema.json"), "utf8"), import("ajv")]).then(
+    ([text, { Ajv }]) =>
+      new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile(JSON.parse(text) as object),
   );
   return validator;
 }
