@@ -154,6 +154,21 @@ describe("HDF5 prefix reading", () => {
     expect(findSignature(new Uint8Array(4096))).toBe(-1);
   });
 
+  it("warns on a Lambda whose function key was damaged away (found by the property below)", async () => {
+    for (const [at, value] of [
+      [2872, 32], // "function" → " unction"
+      [2873, 35], // "function" → "f#nction"
+      [2879, 0x5f], // "function" → "functio_"
+    ] as const) {
+      const copy = new Uint8Array(bytes);
+      copy[at] = value;
+      copy[2885] = 35; // and the base64 of the bytecode no longer starts like a code object
+      const inventory = await inspect(new BufferSource(copy, "damaged.h5"));
+      expect(inventory.indicators.map((i) => i.id)).toContain("keras.invalid_config");
+      expect(judge(inventory, await loadClassifier()).severity).toBeGreaterThanOrEqual(2);
+    }
+  });
+
   it("warns on a layer whose class name was damaged away (found by the property below)", async () => {
     const copy = new Uint8Array(bytes);
     copy[2780] = 32; // "class_name" → " lass_name": Keras refuses the layer, the Lambda it held must not vanish

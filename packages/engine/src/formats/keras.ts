@@ -155,6 +155,9 @@ class ConfigWalker {
   private lambdaField(config: Json, field: string, typeKey: string, moduleKey: string, here: string): void {
     const value = config[field];
     const type = config[typeKey];
+    // A Lambda without a function is damaged (Keras refuses it); the code it held must not vanish silently.
+    if ((value === undefined || value === null) && field === "function")
+      return this.invalid(`Lambda layer ${quote(here)} has no readable function`);
     if (value === undefined || value === null || isObject(value)) return; // absent, or a Keras 3 dict: walked later
     if (type === "function") {
       const named = config[moduleKey];
