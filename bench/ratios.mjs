@@ -173,20 +173,9 @@ print(n)
   });
 }
 
-/** 1.2 M small dicts at protocol 4 (~60 MB, opcode-dense): in-process times, like the older dense case. */
-export function denseDicts({ python, work, run, record, measure, best }) {
-  const file = join(work, "dense-dicts-p4.pkl");
-  if (!existsSync(file))
-    run(python, [
-      "-c",
-      `
-import pickle
-rows = [{"id": i, "v": i * 0.25} for i in range(1_200_000)]
-with open(${JSON.stringify(file)}, "wb") as f:
-    pickle.dump(rows, f, protocol=4)
-`,
-    ]);
-  const genops = best(3, () => {
+/** Python's pickletools.genops over a file, in-process time (best of 3) and the opcode count. */
+export function genopsTime({ python, run, best }, file) {
+  return best(3, () => {
     const r = run(python, [
       "-c",
       `
@@ -201,6 +190,22 @@ print(n, (time.perf_counter() - t) * 1000)
     const [ops, ms] = r.stdout.trim().split(" ").map(Number);
     return { ops, ms };
   });
+}
+
+/** 1.2 M small dicts at protocol 4 (~60 MB, opcode-dense): in-process times, like the older dense case. */
+export function denseDicts({ python, work, run, record, measure, best }) {
+  const file = join(work, "dense-dicts-p4.pkl");
+  if (!existsSync(file))
+    run(python, [
+      "-c",
+      `
+import pickle
+rows = [{"id": i, "v": i * 0.25} for i in range(1_200_000)]
+with open(${JSON.stringify(file)}, "wb") as f:
+    pickle.dump(rows, f, protocol=4)
+`,
+    ]);
+  const genops = genopsTime({ python, run, best }, file);
   const ours = best(3, () => measure(["inspect", file]));
   record({
     case: "opcode-dense 60 MB pickle (1.2 M small dicts, protocol 4)",

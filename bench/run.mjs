@@ -68,21 +68,7 @@ with open(${JSON.stringify(file)}, "wb") as f:
 `,
     ]);
   const size = statSync(file).size;
-  const genops = best(3, () => {
-    const r = run(python, [
-      "-c",
-      `
-import pickletools, time, sys
-t = time.perf_counter(); n = 0
-with open(sys.argv[1], "rb") as f:
-    for _ in pickletools.genops(f): n += 1
-print(n, (time.perf_counter() - t) * 1000)
-`,
-      file,
-    ]);
-    const [ops, ms] = r.stdout.trim().split(" ").map(Number);
-    return { ops, ms };
-  });
+  const genops = ratios.genopsTime({ python, run, best }, file);
   const ours = best(3, () => measure(["inspect", file]));
   record({
     case: "opcode-dense pickle vs pickletools.genops",
