@@ -227,7 +227,7 @@ describe("manage API", () => {
     expect((await api("GET", "/rules/no-such-rule", a.apiKey)).status).toBe(404);
   });
 
-  test("report downloads: JSON and SARIF of a finished scan; CycloneDX answers 501 until the engine exports it", async () => {
+  test("report downloads: JSON, SARIF and CycloneDX of a finished scan", async () => {
     const json = await api("GET", `/file-scans/${bScanId}/report?format=json`, b.apiKey);
     expect(json.status).toBe(200);
     expect(json.headers["content-disposition"]).toContain(`modelvet-${bScanId}.json`);
@@ -242,8 +242,18 @@ describe("manage API", () => {
       runs: [expect.objectContaining({ tool: expect.anything() as unknown })],
     });
     const cdx = await api("GET", `/file-scans/${bScanId}/report?format=cyclonedx`, b.apiKey);
-    expect(cdx.status).toBe(501);
-    expect(cdx.body.message).toMatch(/cyclonedx/);
+    expect(cdx.status).toBe(200);
+    expect(cdx.headers["content-type"]).toContain("application/vnd.cyclonedx+json");
+    expect(cdx.headers["content-disposition"]).toContain(`modelvet-${bScanId}.cdx.json`);
+    expect(cdx.body).toMatchObject({ bomFormat: "CycloneDX", specVersion: "1.6" });
+    // Every scanned file is a component, and the scan's findings are vulnerabilities of those components.
+    const scanned = (json.body as { scanned_files: { path: string }[] }).scanned_files.map((f) => f.path);
+    const bom = cdx.body as { components: { name: string }[]; vulnerabilities?: { id: string }[] };
+    expect(bom.components.map((c) => c.name)).toEqual(scanned);
+    const findings = (
+      json.body as { file_security_reports: { unsafe_dependencies: unknown[]; indicators: unknown[] }[] }
+    ).file_security_reports.flatMap((f) => [...f.unsafe_dependencies, ...f.indicators]);
+    expect(bom.vulnerabilities?.length ?? 0).toBe(findings.length);
     expect((await api("GET", `/file-scans/${bScanId}/report?format=pdf`, b.apiKey)).status).toBe(400);
   });
 });

@@ -1,11 +1,10 @@
 import { readFileSync } from "node:fs";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import { SEVERITY_LABELS, toSarif, type Classifier, type ScanReport } from "@modelvet/engine";
+import { SEVERITY_LABELS, toCycloneDx, toSarif, type Classifier, type ScanReport } from "@modelvet/engine";
 import { Type, type Static } from "typebox";
 import { InvalidRequestError, NotFoundError } from "../../store/common.js";
 import { getFileScanRow } from "../../store/file-scans.js";
 import { scopeOf } from "../auth.js";
-import { sendError } from "../errors.js";
 import { errorResponses, params, ReportQuery, RuleEntry, RuleList, ruleParams } from "../schemas.js";
 import type { Services } from "../services.js";
 
@@ -16,14 +15,11 @@ const VERSION = (
   JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }
 ).version;
 
-/**
- * Report exports by format. CycloneDX is not produced by the engine yet: the route answers 501 until an engine
- * export exists, at which point its entry here becomes `cyclonedx: (report) => toCycloneDx(report, VERSION)`.
- */
-const EXPORTS: Record<"json" | "sarif" | "cyclonedx", ((report: ScanReport) => unknown) | undefined> = {
-  json: (report) => report,
-  sarif: (report) => toSarif(report, VERSION),
-  cyclonedx: undefined,
+/** Report exports by format, each as the JSON text of the download (the CycloneDX writer validates its BOM). */
+const EXPORTS: Record<"json" | "sarif" | "cyclonedx", (report: ScanReport) => Promise<string>> = {
+  json: async (report) => JSON.stringify(report, null, 2),
+  sarif: async (report) => JSON.stringify(toSarif(report, VERSION), null, 2),
+  cyclonedx: (report) => toCycloneDx(report, VERSION),
 };
 const MEDIA_TYPES = {
   json: "application/json",
@@ -112,10 +108,7 @@ export const reportRoutes: FastifyPluginCallbackTypebox<{ services: Services }> 
         throw new InvalidRequestError(
           `file scan ${row.id} is ${row.status} and has no report; only a succeeded scan has`,
         );
-      const exporter = EXPORTS[format];
-      if (!exporter)
-        return sendError(reply, 501, `this server cannot export ${format} yet; download json or sarif instead`);
-      const body = JSON.stringify(exporter(JSON.parse(row.result) as ScanReport), null, 2);
+      const body = await EXPORTS[format](JSON.parse(row.result) as ScanReport);
       return reply
         .type(MEDIA_TYPES[format])
         .header("content-disposition", `attachment; filename="modelvet-${row.id}.${EXTENSIONS[format]}"`)
