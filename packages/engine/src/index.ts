@@ -54,7 +54,15 @@ export type { FileInventory, InventoryImport, InventoryIndicator } from "./inven
 export type * from "./report/types.js";
 export { toSarif } from "./report/sarif.js";
 export { renderText, formatBytes, type TextOptions } from "./report/text.js";
-export { documentedRules, findRuleDoc, renderRuleDoc, renderRuleIndex, type RuleDoc } from "./policy/rule-docs.js";
+export {
+  citedReferences,
+  documentedRules,
+  findRuleDoc,
+  matchMeaning,
+  renderRuleDoc,
+  renderRuleIndex,
+  type RuleDoc,
+} from "./policy/rule-docs.js";
 export { ruleName, RULE_DOCS_BASE, type SarifOptions } from "./report/sarif.js";
 
 /**

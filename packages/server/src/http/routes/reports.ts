@@ -1,11 +1,21 @@
 import { readFileSync } from "node:fs";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import { SEVERITY_LABELS, toCycloneDx, toSarif, type Classifier, type ScanReport } from "@modelvet/engine";
+import {
+  citedReferences,
+  findRuleDoc,
+  matchMeaning,
+  renderRuleDoc,
+  SEVERITY_LABELS,
+  toCycloneDx,
+  toSarif,
+  type Classifier,
+  type ScanReport,
+} from "@modelvet/engine";
 import { Type, type Static } from "typebox";
 import { InvalidRequestError, NotFoundError } from "../../store/common.js";
 import { getFileScanRow } from "../../store/file-scans.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, params, ReportQuery, RuleEntry, RuleList, ruleParams } from "../schemas.js";
+import { errorResponses, params, ReportQuery, RuleDetail, RuleEntry, RuleList, ruleParams } from "../schemas.js";
 import type { Services } from "../services.js";
 
 type Entry = Static<typeof RuleEntry>;
@@ -34,10 +44,11 @@ function ruleEntries(classifier: Classifier): Entry[] {
     id: r.id,
     kind: "import",
     match: r.match,
+    match_meaning: matchMeaning(r.match),
     severity: r.severity,
     severity_label: SEVERITY_LABELS[r.severity],
     reason: r.reason,
-    references: r.references,
+    references: citedReferences(r.references),
   }));
   const indicators = [...pack.indicators.values()].map((r): Entry => ({
     id: r.id,
@@ -45,7 +56,7 @@ function ruleEntries(classifier: Classifier): Entry[] {
     severity: r.severity,
     severity_label: SEVERITY_LABELS[r.severity],
     reason: r.reason,
-    references: r.references,
+    references: citedReferences(r.references),
   }));
   return [...imports, ...indicators];
 }
@@ -80,13 +91,18 @@ export const reportRoutes: FastifyPluginCallbackTypebox<{ services: Services }> 
         tags: ["rules"],
         summary: "One rule: what it matches, its severity, reason and references",
         params: ruleParams,
-        response: { 200: RuleEntry, ...errorResponses },
+        response: { 200: RuleDetail, ...errorResponses },
       },
     },
     (request) => {
-      const entry = byId.get(request.params.rule_id);
-      if (!entry) throw new NotFoundError(`rule ${request.params.rule_id} is not in rules pack ${classifier.version}`);
-      return entry;
+      const id = request.params.rule_id;
+      // `unlisted` (no rule matched an import) is documented but is no entry of the pack.
+      const doc = findRuleDoc(classifier.pack, id);
+      const entry = byId.get(id) ?? (doc && { ...doc, severity_label: SEVERITY_LABELS[doc.severity] });
+      if (!entry) throw new NotFoundError(`rule ${id} is not in rules pack ${classifier.version}`);
+      // The page `modelvet rules explain <id>` prints, for allow rules too (they have no docs/rules page).
+      const explanation = renderRuleDoc(doc ?? { ...entry }, classifier.version);
+      return { ...entry, explanation };
     },
   );
 
