@@ -137,6 +137,10 @@ export interface ScannedFile {
   bytes_read: number;
   size: number;
   cached?: boolean;
+  /** SHA-256 of the content, when known. */
+  sha256?: string;
+  /** Hub files: the file's page on the Hub at the scanned commit. */
+  url?: string;
   /** The Hub's own verdict on the file, next to ours. */
   hub_verdict?: {
     level?: "innocuous" | "suspicious" | "dangerous";
