@@ -1,4 +1,4 @@
-import type { FileScan, ScanReport } from "../../api/types";
+import type { FileScan } from "../../api/types";
 import { shortCommit } from "../../components/format";
 import { ScanBadge, severityWord } from "../../components/SeverityBadge";
 import { Time } from "../../components/Time";
