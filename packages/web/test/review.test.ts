@@ -180,7 +180,7 @@ describe.skipIf(!ready)("web UI: reading a scan and managing what it shows (real
   it("fits the files table at 1366 and 390 px: no clipped cell, and a phone shows severity and path first", async () => {
     for (const size of [LAPTOP, PHONE]) {
       await page.setViewportSize(size);
-      const overflow = (await page.evaluate(`(() => {
+      const overflow = await page.evaluate<string[]>(`(() => {
         const table = document.querySelector(".files-table");
         const right = document.documentElement.clientWidth;
         const bad = [];
@@ -190,7 +190,7 @@ describe.skipIf(!ready)("web UI: reading a scan and managing what it shows (real
           if (cell.scrollWidth > cell.clientWidth + 1 || box.right > right + 0.5) bad.push(cell.textContent);
         }
         return bad;
-      })()`)) as string[];
+      })()`);
       expect({ size, overflow }).toEqual({ size, overflow: [] });
     }
     // On the phone each file is a card: its severity and path sit on the first line, above formats and sizes.
@@ -227,9 +227,7 @@ describe.skipIf(!ready)("web UI: reading a scan and managing what it shows (real
     // Every "Where" says where; none is empty.
     for (const text of await panel().locator(".where").allTextContents()) expect(text).toMatch(/^Where: \S/);
     // References moved to the rule pages: no finding links another scanner's source.
-    const hrefs = await Promise.all(
-      (await panel().locator(".file-report a").all()).map((a) => a.getAttribute("href")),
-    );
+    const hrefs = await Promise.all((await panel().locator(".file-report a").all()).map((a) => a.getAttribute("href")));
     for (const href of hrefs) expect(href).not.toMatch(SCANNER_SOURCE);
     await page.locator(".file-report").first().scrollIntoViewIfNeeded();
     await screenshots(page, "review-findings-grouped");
