@@ -265,7 +265,7 @@ describe.skipIf(!ready)("web UI: reading a scan and managing what it shows (real
   });
 
   it("downloads the scan as JSON, SARIF and CycloneDX", async () => {
-    const exports = page.getByRole("group", { name: "Export this scan" });
+    const exports = page.getByRole("region", { name: "Export this scan" });
     const parsed: Record<string, { name: string; body: Record<string, unknown> }> = {};
     for (const label of ["JSON", "SARIF", "CycloneDX"]) {
       const [download] = await Promise.all([

@@ -32,7 +32,7 @@ export function RulePage({ ruleId }: { ruleId: string }) {
               <>
                 <dt>Matches</dt>
                 <dd>
-                  <code>{r.match}</code> — {r.match_meaning}
+                  <code>{r.match}</code> — <InlineCode text={r.match_meaning ?? ""} />
                 </dd>
               </>
             )}
@@ -78,4 +78,9 @@ export function RulePage({ ruleId }: { ruleId: string }) {
       )}
     </>
   );
+}
+
+/** The pack's sentences mark names with `backticks` (Markdown): show those as code, the rest as text. */
+function InlineCode({ text }: { text: string }) {
+  return <>{text.split(/`([^`]+)`/).map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part))}</>;
 }

@@ -51,12 +51,7 @@ function HistoryEntry({ scan, before, repo, hubEndpoint }: { scan: FileScan; bef
         ) : (
           <>
             <ScanFacts scan={scan} />
-            <Findings
-              report={scan.result}
-              repo={repo}
-              commit={scan.commit}
-              hubEndpoint={hubEndpoint}
-            />
+            <Findings report={scan.result} repo={repo} commit={scan.commit} hubEndpoint={hubEndpoint} />
           </>
         )}
       </details>

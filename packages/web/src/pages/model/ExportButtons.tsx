@@ -13,7 +13,7 @@ const FORMATS: Array<{ format: ReportFormat; label: string; help: string }> = [
 export function ExportButtons({ scanId }: { scanId: string }) {
   const download = useMutation({ mutationFn: (format: ReportFormat) => downloadReport(scanId, format) });
   return (
-    <div className="exports" role="group" aria-label="Export this scan">
+    <section className="exports" aria-label="Export this scan">
       <span className="muted">Export:</span>
       {FORMATS.map(({ format, label, help }) => (
         <button
@@ -28,6 +28,6 @@ export function ExportButtons({ scanId }: { scanId: string }) {
         </button>
       ))}
       <ErrorNotice error={download.error} title="Could not download the report" />
-    </div>
+    </section>
   );
 }
