@@ -121,7 +121,7 @@ describe("pre-commit hook", () => {
     expect(docs.out).toMatch(/modelvet \(scan model files.*\(no files to check\)Skipped/);
   });
 
-  it("refuses a truncated pickle (a Warning) once the hook.s args say --fail-on warning", (ctx) => {
+  it("refuses a truncated pickle (a Warning) once the hook's args say --fail-on warning", (ctx) => {
     if (!PRE_COMMIT) return ctx.skip(NO_PRE_COMMIT);
     const config = join(project, ".pre-commit-config.yaml");
     const before = readFileSync(config, "utf8");
