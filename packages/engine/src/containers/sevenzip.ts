@@ -1,9 +1,9 @@
 import { createInflateRaw } from "node:zlib";
 import { LzmaInput, LzmaLimit, decodeLzma1, decodeLzma2, decodeProperties, lzma2DictionarySize } from "./lzma.js";
 import { deltaDecode, x86Decode } from "./xz.js";
-import type { InspectContext } from "../inspect.js";
+import type { ContainerContext, ContainerHandler } from "./types.js";
 import type { ByteSource } from "../source/byte-source.js";
-import type { FormatHandler, Probe } from "../formats/types.js";
+import type { Probe } from "../source/probe.js";
 import {
   CompressedInput,
   DecompressionGuard,
@@ -43,11 +43,11 @@ class SevenZipError extends Error {}
 /** A valid archive using something this reader does not implement. */
 class Unsupported extends Error {}
 
-export const sevenZipFormat: FormatHandler = {
+export const sevenZipFormat: ContainerHandler = {
   name: "7z",
   exclusive: true,
   sniff: (probe: Probe) => SIGNATURE.every((b, i) => probe.head[i] === b),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: ContainerContext): Promise<boolean> {
     try {
       const archive = await readArchive(source, ctx);
       await extractAll(archive, source, ctx);
@@ -100,7 +100,7 @@ interface Archive {
 
 // ---- header reading ----
 
-async function readArchive(source: ByteSource, ctx: InspectContext): Promise<Archive> {
+async function readArchive(source: ByteSource, ctx: ContainerContext): Promise<Archive> {
   const start = await source.read(0, SIGNATURE_HEADER_SIZE);
   if (start.length < SIGNATURE_HEADER_SIZE) throw new SevenZipError("file ends inside the signature header");
   if (start[6] !== 0) throw new Unsupported(`format version ${start[6]}.${start[7]}`);
@@ -127,7 +127,7 @@ async function readArchive(source: ByteSource, ctx: InspectContext): Promise<Arc
 }
 
 /** Decodes the single folder an encoded header describes, into memory (bounded by MAX_HEADER_BYTES). */
-async function decodeHeaderStream(info: StreamsInfo, source: ByteSource, ctx: InspectContext): Promise<Uint8Array> {
+async function decodeHeaderStream(info: StreamsInfo, source: ByteSource, ctx: ContainerContext): Promise<Uint8Array> {
   const folder = info.folders[0];
   if (info.folders.length !== 1 || !folder) throw new SevenZipError("encoded header without exactly one folder");
   const size = folderOutputSize(folder);
@@ -342,7 +342,7 @@ function readNames(body: Cursor, count: number): string[] {
 
 // ---- extraction ----
 
-async function extractAll(archive: Archive, source: ByteSource, ctx: InspectContext): Promise<void> {
+async function extractAll(archive: Archive, source: ByteSource, ctx: ContainerContext): Promise<void> {
   const streams = archive.streams;
   if (!streams) return;
   const withData = archive.members.filter((m) => m.hasStream);
@@ -363,7 +363,7 @@ async function extractAll(archive: Archive, source: ByteSource, ctx: InspectCont
 }
 
 /** Checks a folder's declared sizes against the ratio cap before decoding anything. */
-function declaredBomb(folder: Folder, index: number, streams: StreamsInfo, ctx: InspectContext): string | undefined {
+function declaredBomb(folder: Folder, index: number, streams: StreamsInfo, ctx: ContainerContext): string | undefined {
   const output = folderOutputSize(folder);
   const packed = packRange(index, streams, SIGNATURE_HEADER_SIZE).size;
   const ratio = ctx.limits.maxCompressionRatio;
@@ -379,7 +379,7 @@ async function extractFolder(
   streams: StreamsInfo,
   dataStart: number,
   source: ByteSource,
-  ctx: InspectContext,
+  ctx: ContainerContext,
 ): Promise<void> {
   const decoded = decodeFolder(folder, index, streams, dataStart, source, ctx, (e) => reportFailure(ctx, index, e));
   const cursor = new ChunkCursor(decoded[Symbol.asyncIterator]());
@@ -399,7 +399,7 @@ async function extractFolder(
   await cursor.close();
 }
 
-function reportFailure(ctx: InspectContext, folder: number, e: unknown): void {
+function reportFailure(ctx: ContainerContext, folder: number, e: unknown): void {
   if (e instanceof Unsupported) ctx.indicate("scan.unsupported", `7z folder ${folder}: ${e.message}`);
   else if (e instanceof LimitExceeded || e instanceof LzmaLimit) ctx.indicate("scan.limit", e.message);
   else
@@ -409,7 +409,7 @@ function reportFailure(ctx: InspectContext, folder: number, e: unknown): void {
     );
 }
 
-function memberPath(ctx: InspectContext, name: string): string {
+function memberPath(ctx: ContainerContext, name: string): string {
   return ctx.member ? `${ctx.member}!${name}` : name;
 }
 
@@ -423,7 +423,7 @@ async function* decodeFolder(
   streams: StreamsInfo,
   dataStart: number,
   source: ByteSource,
-  ctx: InspectContext,
+  ctx: ContainerContext,
   onError: (e: unknown) => void,
 ): AsyncGenerator<Uint8Array> {
   let chain: CoderChain;

@@ -1,7 +1,6 @@
 import * as jinja from "@huggingface/jinja";
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { readJsonObject, sourceName } from "./remote-code.js";
 
 /**
@@ -150,7 +149,7 @@ export interface TemplateOrigin {
 
 /** Analyses a template and records each finding as an indicator `<prefix>.<kind>`. */
 export function reportTemplate(
-  ctx: InspectContext,
+  ctx: FormatContext,
   text: string,
   origin: TemplateOrigin,
   offset?: number,
@@ -202,7 +201,7 @@ export function chatTemplatesOf(json: Record<string, unknown>): Array<{ label: s
 export const chatTemplateJsonFormat: FormatHandler = {
   name: "chat-template",
   sniff: (probe: Probe) => firstNonSpace(probe.head) === 0x7b,
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const json = await readJsonObject(source, ctx);
     if (!json) return false;
     const templates = chatTemplatesOf(json);
@@ -218,7 +217,7 @@ export const chatTemplateJsonFormat: FormatHandler = {
 export const jinjaFileFormat: FormatHandler = {
   name: "jinja",
   sniff: (probe: Probe) => probe.size <= MAX_TEMPLATE_CHARS * 4,
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     if (!/\.(jinja2?|j2)$/i.test(sourceName(ctx))) return false;
     const bytes = await source.read(0, source.size);
     const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
