@@ -140,13 +140,15 @@ export const REGISTRY: readonly RegistryEntry[] = [
   },
 ];
 
+const isList = (r: FormatHandler | readonly FormatHandler[]): r is readonly FormatHandler[] => Array.isArray(r);
+
 const loaded = new Map<RegistryEntry, Promise<readonly FormatHandler[]>>();
 
 /** The readers of an entry, imported on first use and kept. */
 export function readersOf(entry: RegistryEntry): Promise<readonly FormatHandler[]> {
   let readers = loaded.get(entry);
   if (!readers) {
-    readers = entry.load().then((r) => (Array.isArray(r) ? r : [r as FormatHandler]));
+    readers = entry.load().then((r): readonly FormatHandler[] => (isList(r) ? r : [r]));
     loaded.set(entry, readers);
   }
   return readers;
