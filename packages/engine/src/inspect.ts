@@ -47,6 +47,7 @@ export class InspectContext implements FormatContext {
         calls: imp.calls,
         ...(imp.via ? { via: imp.via } : {}),
         ...(imp.boundMethods ? { boundMethods: imp.boundMethods } : {}),
+        ...(imp.nestedLoads ? { nestedLoads: imp.nestedLoads } : {}),
       };
       this.inventory.imports.push(record);
     }

@@ -50,7 +50,9 @@ export abstract class CallResolver extends MachineState {
     const found = boundMethodFetch(args);
     if (!found) return;
     const use = this.boundMethodUse(callee.importIndex);
-    const known = use.pairs.some((p) => p.cls === found.cls && p.method === found.method);
+    const known = use.pairs.some(
+      (p) => p.cls === found.cls && p.method === found.method && p.onClass === found.onClass,
+    );
     // A pair that cannot be kept is not counted, so the fetches fall short of the pushes and getattr stays Alert.
     if (!known && use.pairs.length >= MAX_BOUND_PAIRS) return;
     if (!known) use.pairs.push(found);
@@ -73,7 +75,13 @@ export abstract class CallResolver extends MachineState {
     if (!path || !this.nestedLoaders.has(path) || args.k !== "tuple") return;
     const payload = args.items[0];
     if (payload?.k === "bytes")
-      this.scan.nested.push({ loader: path, at: payload.at, length: payload.length, head: payload.head });
+      this.scan.nested.push({
+        loader: path,
+        at: payload.at,
+        length: payload.length,
+        head: payload.head,
+        ...(callee.k === "global" && args.total === 1 ? { importIndex: callee.importIndex } : {}),
+      });
   }
 
   /** A value that is a module-level object: mutating it changes the loader's process for everyone. */

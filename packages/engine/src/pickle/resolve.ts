@@ -102,11 +102,16 @@ export function isGetattr(path: string): boolean {
  * (NEWOBJ/OBJ/INST, or copyreg._reconstructor(cls, object, …) under protocols 0–1) and the name is a whole
  * constant that is not a dunder. Anything else (a module, a global, a computed name) is not a bound-method fetch.
  */
-export function boundMethodFetch(args: Value): { cls: string; method: string } | undefined {
+export function boundMethodFetch(args: Value): { cls: string; method: string; onClass?: boolean } | undefined {
   if (args.k !== "tuple" || args.total !== 2) return undefined;
   const [instance, nameValue] = args.items;
   const method = constString(nameValue);
-  if (!method || DUNDER.test(method) || !/^[A-Za-z_]\w*$/.test(method) || instance?.k !== "call") return undefined;
+  if (!method || !/^[A-Za-z_]\w*$/.test(method)) return undefined;
+  // getattr(<a global>, 'name'): protocols 2–3 spell a class's own function (`interp1d._call_linear_np`, the
+  // `cls.__new__` of keyword construction) this way. Only listed pairs are accepted, so `__new__` may pass here.
+  if (instance?.k === "global" && (!DUNDER.test(method) || method === "__new__"))
+    return { cls: `${instance.module}.${instance.name}`, method, onClass: true };
+  if (DUNDER.test(method) || instance?.k !== "call") return undefined;
   if (instance.resolved) return undefined;
   let cls: Value | undefined;
   if (INSTANCE_OPCODES.has(instance.opcode)) cls = instance.callee;

@@ -59,10 +59,16 @@ export interface ImportRecord {
    * consumed by such a fetch, nothing else could call it and the policy judges the (class, method) pairs instead.
    */
   boundMethods?: BoundMethodUse;
+  /**
+   * For a nested-pickle loader (`torch.storage._load_from_bytes`): how often its value was put on the stack, and
+   * (counted by the reader that inspects them, formats/pickle.ts) how many of its payloads were read as nested files.
+   */
+  nestedLoads?: { pushes: number; reads: number };
 }
 
 export interface BoundMethodUse {
-  pairs: Array<{ cls: string; method: string }>;
+  /** `onClass`: getattr(<a class>, 'name') fetched a function of the class itself, not of an instance. */
+  pairs: Array<{ cls: string; method: string; onClass?: boolean }>;
   fetches: number;
   pushes: number;
 }
@@ -79,6 +85,8 @@ export interface NestedPayload {
   at: number;
   length: number;
   head: Uint8Array;
+  /** The loader's import, when it was called directly with this payload as its only argument. */
+  importIndex?: number;
 }
 
 export interface PickleScan {

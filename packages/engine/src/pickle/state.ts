@@ -164,6 +164,7 @@ export abstract class MachineState {
     if (this.stack.length >= this.limits.maxStackDepth)
       this.fail("pickle.limit", `stack deeper than ${this.limits.maxStackDepth}`, this.r.offset);
     if (v.k === "global" && isGetattr(`${v.module}.${v.name}`)) this.boundMethodUse(v.importIndex).pushes++;
+    if (v.k === "global" && this.nestedLoaders.has(`${v.module}.${v.name}`)) this.nestedLoadUse(v.importIndex).pushes++;
     this.stack.push(v);
   }
 
@@ -226,5 +227,10 @@ export abstract class MachineState {
     const record = this.scan.imports[index]!;
     record.boundMethods ??= { pairs: [], fetches: 0, pushes: 0 };
     return record.boundMethods;
+  }
+  protected nestedLoadUse(index: number): { pushes: number; reads: number } {
+    const record = this.scan.imports[index]!;
+    record.nestedLoads ??= { pushes: 0, reads: 0 };
+    return record.nestedLoads;
   }
 }
