@@ -16,6 +16,7 @@ export default tseslint.config(
             "scripts/*.mjs",
             "tools/*/*.mjs",
             "packages/*/bin/*.js",
+            "packages/*/test/support/*.mjs",
           ],
           // Scripts and tools outside the packages are plain .mjs files (type checking is off for them below).
           maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 64,
