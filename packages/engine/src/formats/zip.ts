@@ -113,14 +113,15 @@ class ZipMembers {
     const packageKind = packageMemberKind(entry.name, this.packageRoots);
     if (packageKind === "source") {
       const { bytes, truncated } = await member.readBounded(MAX_SOURCE_BYTES, (n) => this.ctx.spendDecompressed(n));
+      if (truncated) member.checkDeclaredRatio();
       reportPackageSource(this.ctx, member.path, new TextDecoder("utf-8").decode(bytes), truncated);
       return;
     }
-    if (packageKind === "metadata") return; // text records torch.package reads as text
+    if (packageKind === "metadata") return member.checkDeclaredRatio(); // text records torch.package reads as text
     if (this.layout && isTorchScriptSource(entry.name, this.layout)) return this.collectSource(member);
     if ((this.layout && isTorchStorage(entry.name, this.layout)) || packageKind === "storage") {
       const head = await member.head(STORAGE_SNIFF_BYTES);
-      if (!storageMayHoldCode(head)) return; // raw tensor bytes: never read
+      if (!storageMayHoldCode(head)) return member.checkDeclaredRatio(); // raw tensor bytes: never read
       if (!member.deflated && !startsWithContainerMagic(head) && !(await this.storageRunsCode(member))) return;
     }
     await this.inspectMember(member);
@@ -167,6 +168,7 @@ class ZipMembers {
       return;
     }
     const { bytes, truncated } = await member.readBounded(MAX_SOURCE_BYTES, (n) => this.ctx.spendDecompressed(n));
+    if (truncated) member.checkDeclaredRatio();
     this.sources.push({ member: member.path, text: new TextDecoder("utf-8").decode(bytes), truncated });
   }
 }

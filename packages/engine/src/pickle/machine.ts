@@ -69,6 +69,7 @@ class Machine extends OperandReader {
     this.memoDense = [];
     this.memoSparse = new Map();
     this.memoCount = 0;
+    this.farMemoReported = false;
     this.proto = 0;
     this.pendingSkip = 0;
     this.pendingLine = false;
@@ -395,6 +396,7 @@ class Machine extends OperandReader {
           this.fail("pickle.invalid_argument", `${name} with argument ${JSON.stringify(text.slice(0, 40))}`, at);
         if (op === 0x70 && index < 0n) this.fail("pickle.invalid_argument", "negative PUT argument", at);
         const key = this.memoKey(index);
+        this.checkMemoIndex(key, at, name);
         if (op === 0x67) this.memoGet(key, at);
         else this.memoPut(key, at);
         return index;
@@ -403,6 +405,7 @@ class Machine extends OperandReader {
       case 0x71 /* q BINPUT */: {
         this.need(1);
         const index = r.u8();
+        this.checkMemoIndex(index, at, name);
         if (op === 0x68) this.memoGet(index, at);
         else this.memoPut(index, at);
         return index;
@@ -411,6 +414,7 @@ class Machine extends OperandReader {
       case 0x72 /* r LONG_BINPUT */: {
         this.need(4);
         const index = r.u32();
+        this.checkMemoIndex(index, at, name);
         if (op === 0x6a) this.memoGet(index, at);
         else this.memoPut(index, at);
         return index;

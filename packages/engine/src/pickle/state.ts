@@ -123,6 +123,8 @@ export abstract class MachineState {
   protected marks: number[] = [];
   protected memoDense: Array<Value | undefined> = [];
   protected memoSparse = new Map<number | string, Value>();
+  /** A far memo index was reported in this pickle (see checkMemoIndex). */
+  protected farMemoReported = false;
   protected memoCount = 0;
   protected proto = 0;
   protected frameEnd = -1;
@@ -200,6 +202,22 @@ export abstract class MachineState {
     const value = memoized(this.top(at, "PUT"));
     if (dense) this.memoDense[key] = value;
     else this.memoSparse.set(key, value);
+  }
+
+  /**
+   * A memo index no pickler could have written: picklers number their memo densely from 0 (one entry per PUT or
+   * MEMOIZE, continued across the pickles of one Pickler), so no index exceeds the opcodes read so far. CPython's
+   * unpickler sizes its memo array by a PUT's index and would try to allocate it (a memory bomb). Reported once
+   * per pickle; the reading goes on as the loader's would.
+   */
+  protected checkMemoIndex(key: number | string, at: number, name: string): void {
+    if (this.farMemoReported || (typeof key === "number" && key <= this.scan.opcodes)) return;
+    this.farMemoReported = true;
+    this.indicate(
+      "pickle.memo_index",
+      `${name} memo index ${key} at offset ${at} is beyond anything the stream could have stored (${this.scan.opcodes} opcodes so far); CPython would size its memo for it`,
+      at,
+    );
   }
 
   protected memoGet(key: number | string, at: number): void {

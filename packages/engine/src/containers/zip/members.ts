@@ -159,6 +159,22 @@ export class ZipMember {
     if (finished && !this.entry.hidden) this.checkCrc(crc);
   }
 
+  /**
+   * For a deflated member that is not inflated to its end (a tensor storage skipped unread, a record torch reads
+   * as text, a source read up to a bound): its declared sizes against the ratio limit, since the inflater's own
+   * check never sees the rest.
+   */
+  checkDeclaredRatio(): void {
+    if (!this.deflated) return;
+    const ratio = this.reader.maxCompressionRatio;
+    if (this.entry.uncompressedSize <= Math.max(ZIP_LIMITS.ratioFloorBytes, this.length * ratio)) return;
+    this.reader.report(
+      this.entry,
+      "zip.compression_ratio",
+      `entry declares ${this.entry.uncompressedSize} bytes from ${this.length} compressed bytes, beyond the ${ratio}:1 decompression-ratio limit; it was not inflated in full`,
+    );
+  }
+
   private checkCrc(actual: number): void {
     const entry = this.entry;
     if (actual >>> 0 === entry.crc >>> 0) return;
