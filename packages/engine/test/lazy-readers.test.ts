@@ -17,7 +17,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** Readers whose modules a scan of plain weights must not load. */
 const HEAVY = {
   yaml: /engine\/dist\/formats\/yaml\.js$|node_modules\/yaml\//,
-  jinja: /engine\/dist\/formats\/(jinja|template-content)\.js$|@huggingface\/jinja/,
+  jinja: /engine\/dist\/formats\/(jinja|template-content|template-analysis)\.js$|@huggingface\/jinja/,
   protobuf: /engine\/dist\/formats\/(protobuf|onnx|savedmodel)\.js$/,
   decompressors: /engine\/dist\/containers\/(compressed|bz2|xz|lzma|lz4)\.js$|unbzip2-stream/,
   sevenZip: /engine\/dist\/containers\/sevenzip(\/header)?\.js$/,
