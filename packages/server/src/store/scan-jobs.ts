@@ -31,6 +31,7 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
       "f.ram_request_megabytes",
       "m.model_uri",
       "m.revision",
+      "f.revision as commit",
       "m.integration_id",
     ])
     .where("f.id", "=", id)
@@ -45,7 +46,8 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
     retryRamMegabytes: row.retry_ram_megabytes,
     ramMegabytes: row.ram_request_megabytes,
     modelUri: row.model_uri,
-    revision: row.revision,
+    // A followed model's new commit is scanned as that commit, even if the branch moved on since.
+    revision: row.commit ?? row.revision,
     integrationId: row.integration_id,
   };
 }
