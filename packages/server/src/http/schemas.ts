@@ -408,10 +408,20 @@ export const RuleEntry = Type.Object(
     id: Type.String(),
     kind: Type.Union([Type.Literal("import"), Type.Literal("indicator")]),
     match: Type.Optional(Type.String({ description: "import rules: the dotted path pattern" })),
+    match_meaning: Type.Optional(Type.String({ description: "import rules: what the pattern matches, in words" })),
     severity: SeverityValue,
     severity_label: Type.String(),
     reason: Type.String(),
     references: Type.Array(Type.String(), { description: "advisories, CVEs and format documentation" }),
+  },
+  closed,
+);
+export const RuleDetail = Type.Object(
+  {
+    ...RuleEntry.properties,
+    explanation: Type.String({
+      description: "the rule's page as Markdown, as `modelvet rules explain <id>` prints it",
+    }),
   },
   closed,
 );
