@@ -11,6 +11,8 @@ import { PgBossQueue } from "./jobs/pgboss-queue.js";
 import type { JobQueue } from "./jobs/queue.js";
 import { ScanRunner } from "./jobs/scan-runner.js";
 import { SecretBox } from "./security/secret-box.js";
+import { rejudgeLatest } from "./store/rejudge.js";
+import { classifierFor } from "./store/workspace-rules.js";
 import { countApiKeys, createApiKey } from "./store/workspaces.js";
 
 export interface Service {
@@ -79,6 +81,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         logger,
         webDir: config.webDir,
       });
+      // Results judged by another rules pack (this server was upgraded) are judged again, in the background.
+      void rejudgeLatest(db.kysely, (ws) => classifierFor(db.kysely, classifier, ws)).then(
+        (r) => r.rejudged > 0 && logger.info({ ...r, rules_version: classifier.version }, "results judged again"),
+        (e: unknown) => logger.warn({ err: e }, "cannot judge stored results again"),
+      );
       // API processes watch followed models; `worker` processes only scan.
       if (config.follow) {
         poller = new FollowPoller({

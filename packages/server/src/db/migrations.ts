@@ -146,6 +146,20 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "004_rules": {
+    // Workspace custom rules, one row per version (who and when); rules null: cleared.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("workspace_rules")
+        .addColumn("workspace_id", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("rules", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("workspace_rules_pk", ["workspace_id", "version"])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -13,6 +13,17 @@ export interface Database {
   jobs: JobTable;
   file_scan_attempts: AttemptTable;
   hook_deliveries: HookDeliveryTable;
+  workspace_rules: WorkspaceRulesTable;
+}
+
+/** One version of a workspace's custom rules (a `--rules` file as JSON text; null: cleared). */
+export interface WorkspaceRulesTable {
+  workspace_id: string;
+  version: number;
+  rules: string | null;
+  created_at: string;
+  /** The API key id that made the change. */
+  created_by: string;
 }
 
 /** A Hub webhook delivery already acted on (repeated deliveries queue nothing). */

@@ -12,6 +12,7 @@ import { errorHandler, sendError } from "./errors.js";
 import { fileScanRoutes } from "./routes/file-scans.js";
 import { followRoutes } from "./routes/follow.js";
 import { hookRoutes } from "./routes/hooks.js";
+import { workspaceRulesRoutes } from "./routes/workspace-rules.js";
 import { manageRoutes } from "./routes/manage.js";
 import { projectRoutes } from "./routes/projects.js";
 import { reportRoutes } from "./routes/reports.js";
@@ -70,6 +71,7 @@ export async function buildApp(options: AppOptions) {
       await api.register(fileScanRoutes, { services: options.services });
       await api.register(manageRoutes, { services: options.services });
       await api.register(reportRoutes, { services: options.services });
+      await api.register(workspaceRulesRoutes, { services: options.services });
       await api.register(followRoutes, {
         services: options.services,
         defaultIntervalSeconds: options.services.followIntervalSeconds ?? 900,

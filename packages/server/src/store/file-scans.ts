@@ -54,7 +54,8 @@ export function toFileScan(row: FileScanRow, rulesVersion: string, withResult: b
     severity,
     severity_label: severity ? LABELS[severity] : null,
     rules_version: row.rules_version,
-    rules_outdated: row.rules_version !== null && row.rules_version !== rulesVersion,
+    // Workspace custom rules add "+workspace-rules-v<n>.json" to the pack version; the pack part decides.
+    rules_outdated: row.rules_version !== null && row.rules_version.split("+workspace-rules-")[0] !== rulesVersion,
     commit: row.commit_sha,
     revision: row.revision,
     reason: row.reason,

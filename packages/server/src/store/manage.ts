@@ -38,6 +38,7 @@ export async function deleteWorkspace(db: Kysely<Database>, scope: Scope, id: st
     await trx.deleteFrom("projects").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("api_keys").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("hook_deliveries").where("workspace_id", "=", id).execute();
+    await trx.deleteFrom("workspace_rules").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("workspaces").where("id", "=", id).execute();
   });
 }

@@ -6,6 +6,7 @@ import { now } from "./common.js";
 /** What a worker needs to run a scan job: the scan and its model. */
 export interface ScanJob {
   id: string;
+  workspaceId: string;
   status: Database["file_scans"]["status"];
   attempts: number;
   crashes: number;
@@ -23,6 +24,7 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
     .innerJoin("models as m", "m.id", "f.model_id")
     .select([
       "f.id",
+      "f.workspace_id",
       "f.status",
       "f.attempts",
       "f.crashes",
@@ -39,6 +41,7 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
   if (!row) return undefined;
   return {
     id: row.id,
+    workspaceId: row.workspace_id,
     status: row.status,
     attempts: Number(row.attempts),
     crashes: Number(row.crashes),
