@@ -10,6 +10,9 @@ import type { Logger } from "pino";
 import { authHook } from "./auth.js";
 import { errorHandler, sendError } from "./errors.js";
 import { fileScanRoutes } from "./routes/file-scans.js";
+import { followRoutes } from "./routes/follow.js";
+import { hookRoutes } from "./routes/hooks.js";
+import { workspaceRulesRoutes } from "./routes/workspace-rules.js";
 import { manageRoutes } from "./routes/manage.js";
 import { projectRoutes } from "./routes/projects.js";
 import { reportRoutes } from "./routes/reports.js";
@@ -68,6 +71,19 @@ export async function buildApp(options: AppOptions) {
       await api.register(fileScanRoutes, { services: options.services });
       await api.register(manageRoutes, { services: options.services });
       await api.register(reportRoutes, { services: options.services });
+      await api.register(workspaceRulesRoutes, { services: options.services });
+      await api.register(followRoutes, {
+        services: options.services,
+        defaultIntervalSeconds: options.services.followIntervalSeconds ?? 900,
+      });
+    },
+    { prefix: API_PREFIX },
+  );
+  // Outside the API-key hook: the Hub authenticates its webhook with the workspace's secret instead.
+  await app.register(
+    async (hooks) => {
+      hooks.addHook("onRoute", nameOperation);
+      await hooks.register(hookRoutes, { services: options.services });
     },
     { prefix: API_PREFIX },
   );
