@@ -16,7 +16,7 @@ export function nameComponents<T extends Json>(document: T): T {
     for (const operation of Object.values(path)) hoistIn(operation, named, 0);
   // Components can hold named schemas inside other named ones: hoist those too (each once).
   for (const title of Object.keys(named)) named[title] = hoist(named[title], named, 0, true);
-  doc.components = { ...doc.components, schemas: { ...((doc.components?.schemas as Json) ?? {}), ...named } };
+  doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), ...named } };
   return doc as T;
 }
 
