@@ -24,7 +24,7 @@ export { parseTarget, TargetError, type Target, type HubTarget } from "./hub/tar
 export { repoIdProblem, revisionProblem } from "./hub/names.js";
 export { HttpRangeSource, RequestGate, RemoteReadError } from "./source/http-source.js";
 export type { ScanOptions, ScanProgress } from "./scan.js";
-export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./inspect.js";
+export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./limits.js";
 export { Classifier, type Verdict, type CandidateMatch } from "./policy/classify.js";
 export { judge } from "./policy/judge.js";
 export {

@@ -1,5 +1,5 @@
 import type { FileInventory, InventoryImport } from "./inventory.js";
-import type { PickleLimits, PickleScan } from "./pickle/machine.js";
+import type { PickleScan } from "./pickle/machine.js";
 import { FORMATS } from "./formats/registry.js";
 import { checkNameClaim } from "./formats/claims.js";
 import type { Probe } from "./formats/types.js";
@@ -9,29 +9,8 @@ import { ByteReader, StreamChunks } from "./source/byte-reader.js";
 import { scanPickles } from "./pickle/machine.js";
 import { OPCODES } from "./pickle/opcodes.js";
 
-/** Budgets of one file's scan: nesting, members, decompressed bytes, time. */
-export interface ScanLimits {
-  /** Containers inside containers. */
-  maxDepth: number;
-  /** Members of all containers of one file. */
-  maxMembers: number;
-  /** Bytes produced by decompression for one file. */
-  maxDecompressedBytes: number;
-  /** Decompressed/compressed ratio above which a member is a suspected bomb. */
-  maxCompressionRatio: number;
-  /** Time for one file. */
-  fileTimeoutMs: number;
-  pickle: Partial<PickleLimits>;
-}
-
-export const DEFAULT_SCAN_LIMITS: ScanLimits = {
-  maxDepth: 8,
-  maxMembers: 100_000,
-  maxDecompressedBytes: 8 * 1024 ** 3,
-  maxCompressionRatio: 1000,
-  fileTimeoutMs: 10 * 60_000,
-  pickle: {},
-};
+import type { ScanLimits } from "./limits.js";
+export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./limits.js";
 
 const HEAD_SIZE = 4096;
 // The ZIP end record sits in the last 22 bytes (plus a comment, which the zip reader searches for itself).
@@ -154,7 +133,7 @@ export class InspectContext {
     if (this.spendDecompressed(bytes)) return true;
     this.indicate(
       "scan.limit",
-      `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
+      `decompressed data of ${member || "the file"} exceeds the per-file limit maxDecompressedBytes (${this.limits.maxDecompressedBytes} bytes)`,
     );
     await decoder.return?.();
     return false;
