@@ -129,6 +129,28 @@ describe("zlib: the stream must be the whole file and its Adler-32 must hold", (
   }, 60_000);
 });
 
+describe("gzip: members read the way Python's gzip reads them", () => {
+  it.each(["two-members.gz", "zero-padded.gz"])("%s passes", async (name) => {
+    const judged = await judgeFile(name);
+    expect(judged.severity).toBe(1);
+    expect(judged.formats).toContain("pickle");
+  });
+
+  it("junk after the last member is a Warning, and the member before it is read", async () => {
+    const judged = await judgeFile("trailing-junk.gz");
+    expect(judged.severity).toBe(2);
+    expect(judged.indicators).toEqual(["compression.trailing_data"]);
+    expect(judged.formats).toContain("pickle");
+  });
+
+  it.each(["payload-trailing-junk.gz", "trailing-zip.gz"])("%s: the payload is found: Alert", async (name) => {
+    const judged = await judgeFile(name);
+    expect(judged.severity).toBe(3);
+    expect(judged.flagged).toContain("os.system");
+    expect(judged.indicators).toContain("compression.trailing_data");
+  });
+});
+
 describe("through the CLI", () => {
   const scan = (...args: string[]): { severity: number; text: string } => {
     let out: string;
@@ -154,5 +176,6 @@ describe("through the CLI", () => {
     expect(scan(join(dir, "payload-block-checksum.lz4")).severity).toBe(3);
     expect(scan(join(dir, "trailing-junk.z")).severity).toBe(2);
     expect(scan(join(dir, "trailing-zip.z")).severity).toBe(3);
+    expect(scan(join(dir, "payload-trailing-junk.gz")).severity).toBe(3);
   });
 });

@@ -1,12 +1,13 @@
 import { basename } from "node:path";
 import { Readable, pipeline, type Transform } from "node:stream";
-import { createGunzip, createInflate } from "node:zlib";
+import { createInflate } from "node:zlib";
 import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatHandler, Probe } from "../formats/types.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
 import { decodeLzmaAlone, decodeXz } from "./xz.js";
 import { decodeBzip2 } from "./bz2.js";
+import { decodeGzipMembers } from "./gzip.js";
 import { LzmaLimit } from "./lzma.js";
 
 /**
@@ -121,8 +122,8 @@ export async function* viaTransform(
 }
 
 /**
- * A zlib/gzip stream decoded, then checked to have used the whole file: node:zlib stops at the stream's end and
- * drops what follows silently (so does joblib, which stops reading at the pickle's STOP), but a file that carries
+ * A zlib stream decoded, then checked to have used the whole file: node:zlib stops at the stream's end and drops
+ * what follows silently (so does joblib, which stops reading at the pickle's STOP), but a file that carries
  * other bytes after it — a ZIP archive whose end record torch.load would find — must not pass as a clean stream.
  */
 async function* checkedEnd(
@@ -186,7 +187,7 @@ const CODECS: readonly Codec[] = [
     strongMagic: true,
     suffixes: [".gz", ".gzip"],
     sniff: startsWith(0x1f, 0x8b, 0x08),
-    decode: (source, _g, input) => checkedEnd(source, input, createGunzip({ chunkSize: OUTPUT_CHUNK })),
+    decode: (source, _g, input) => decodeGzipMembers(source, input),
   },
   {
     name: "zlib",
