@@ -121,7 +121,7 @@ export class InspectContext implements FormatContext {
     if (this.spendDecompressed(bytes)) return true;
     this.indicate(
       "scan.limit",
-      `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
+      `decompressed data of ${member || "the file"} exceeds the per-file limit maxDecompressedBytes (${this.limits.maxDecompressedBytes} bytes)`,
     );
     await decoder.return?.();
     return false;

@@ -1,12 +1,13 @@
 import { basename } from "node:path";
 import { Readable, pipeline, type Transform } from "node:stream";
-import { createGunzip, createInflate } from "node:zlib";
+import { createInflate } from "node:zlib";
 import type { ContainerContext, ContainerHandler } from "./types.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { Probe } from "../source/probe.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
 import { decodeLzmaAlone, decodeXz } from "./xz.js";
 import { decodeBzip2 } from "./bz2.js";
+import { decodeGzipMembers } from "./gzip.js";
 import { LzmaLimit } from "./lzma.js";
 
 /**
@@ -30,6 +31,9 @@ const OUTPUT_CHUNK = 256 * 1024;
 
 /** A budget ran out (ratio, time): reported as scan.limit, not as corruption. */
 export class LimitExceeded extends Error {}
+
+/** Bytes after the end of a whole-file stream: no decoder of the stream reads them, another reader may. */
+export class TrailingData extends Error {}
 
 /** Reads a compressed source forward in bounded chunks, counting what was handed to the decoder. */
 export class CompressedInput {
@@ -72,6 +76,11 @@ export class DecompressionGuard {
   /** Throws LimitExceeded if `pending` more output bytes would exceed a budget (without counting them). */
   check(pending: number): void {
     const total = this.produced + pending;
+    const cap = this.ctx.limits.maxMemberDecompressedBytes;
+    if (total > cap)
+      throw new LimitExceeded(
+        `${this.what} decompresses to more than the per-member limit maxMemberDecompressedBytes (${cap} bytes)`,
+      );
     const ratio = this.ctx.limits.maxCompressionRatio;
     if (total > RATIO_GRACE_BYTES && total > Math.max(1, this.input.consumed) * ratio)
       throw new LimitExceeded(
@@ -110,6 +119,25 @@ export async function* viaTransform(
     feed.destroy();
     transform.destroy();
   }
+}
+
+/**
+ * A zlib stream decoded, then checked to have used the whole file: node:zlib stops at the stream's end and drops
+ * what follows silently (so does joblib, which stops reading at the pickle's STOP), but a file that carries
+ * other bytes after it — a ZIP archive whose end record torch.load would find — must not pass as a clean stream.
+ */
+async function* checkedEnd(
+  source: ByteSource,
+  input: CompressedInput,
+  transform: Transform & { readonly bytesWritten: number },
+): AsyncGenerator<Uint8Array> {
+  yield* viaTransform(input.chunks(), transform);
+  // bytesWritten counts the input the engine consumed, up to the stream's end.
+  const trailing = source.size - transform.bytesWritten;
+  if (trailing > 0)
+    throw new TrailingData(
+      `${trailing} bytes follow the end of the stream at offset ${transform.bytesWritten}; no decoder reads them`,
+    );
 }
 
 /** bz2 with the guard checked inside every block, so a bomb stops within one output buffer of the budget. */
@@ -159,14 +187,14 @@ const CODECS: readonly Codec[] = [
     strongMagic: true,
     suffixes: [".gz", ".gzip"],
     sniff: startsWith(0x1f, 0x8b, 0x08),
-    decode: (_s, _g, input) => viaTransform(input.chunks(), createGunzip({ chunkSize: OUTPUT_CHUNK })),
+    decode: (source, _g, input) => decodeGzipMembers(source, input),
   },
   {
     name: "zlib",
     strongMagic: false,
     suffixes: [".z", ".zlib"],
     sniff: isZlibHeader,
-    decode: (_s, _g, input) => viaTransform(input.chunks(), createInflate({ chunkSize: OUTPUT_CHUNK })),
+    decode: (source, _g, input) => checkedEnd(source, input, createInflate({ chunkSize: OUTPUT_CHUNK })),
   },
   {
     name: "bz2",
@@ -287,6 +315,7 @@ const isLimit = (e: unknown): boolean => e instanceof LimitExceeded || e instanc
 export function reportFailure(ctx: ContainerContext, format: string, e: unknown, produced: number): void {
   const reason = e instanceof Error ? e.message : String(e);
   if (isLimit(e)) ctx.indicate("scan.limit", reason);
+  else if (e instanceof TrailingData) ctx.indicate("compression.trailing_data", `${format} stream: ${reason}`);
   else
     ctx.indicate(
       "compression.corrupt",

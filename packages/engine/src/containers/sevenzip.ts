@@ -172,7 +172,9 @@ async function extractFolder(
     const left = cursor.leftInTake;
     if (left > 0) {
       if (!ctx.spendDecompressed(left))
-        throw new LimitExceeded(`decompressed data of the 7z archive exceeds ${ctx.limits.maxDecompressedBytes} bytes`);
+        throw new LimitExceeded(
+          `decompressed data of the 7z archive exceeds the per-file limit maxDecompressedBytes (${ctx.limits.maxDecompressedBytes} bytes)`,
+        );
       await cursor.discard(left);
     }
     if (cursor.ended) break; // decodeFolder has reported why the output fell short

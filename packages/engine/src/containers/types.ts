@@ -11,8 +11,13 @@ export interface ContainerLimits {
   maxDepth: number;
   /** Members of all containers of one file. */
   maxMembers: number;
-  /** Bytes produced by decompression for one file. */
+  /** Bytes produced by decompression for one file, all members and wrappers together. */
   maxDecompressedBytes: number;
+  /**
+   * Bytes one compressed stream (a gzip/zlib/bz2/xz/lzma/lz4 wrapper, a 7z folder) may produce. An absolute cap
+   * beside the ratio: LZ4 cannot exceed ~255:1, so a ratio cap alone lets a 4 GiB LZ4 stream through.
+   */
+  maxMemberDecompressedBytes: number;
   /** Decompressed/compressed ratio above which a member is a suspected bomb. */
   maxCompressionRatio: number;
   /** Time for one file. */

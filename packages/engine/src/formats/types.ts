@@ -15,6 +15,7 @@ export const DEFAULT_SCAN_LIMITS: ScanLimits = {
   maxDepth: 8,
   maxMembers: 100_000,
   maxDecompressedBytes: 8 * 1024 ** 3,
+  maxMemberDecompressedBytes: 2 * 1024 ** 3,
   maxCompressionRatio: 1000,
   fileTimeoutMs: 10 * 60_000,
   pickle: {},
