@@ -1,6 +1,6 @@
 import { crc32, createInflateRaw } from "node:zlib";
 import type { ByteSource } from "../source/byte-source.js";
-import { CompressedInput, TrailingData, viaTransform } from "./compressed.js";
+import { CompressedInput, TrailingData, viaTransform } from "./decode-stream.js";
 
 /**
  * gzip members decoded one at a time, the way Python's gzip module reads them: a member's header, its deflate

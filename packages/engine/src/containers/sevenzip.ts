@@ -4,14 +4,8 @@ import { deltaDecode, x86Decode } from "./xz.js";
 import type { ContainerContext, ContainerHandler } from "./types.js";
 import type { ByteSource } from "../source/byte-source.js";
 import type { Probe } from "../source/probe.js";
-import {
-  CompressedInput,
-  DecompressionGuard,
-  LimitExceeded,
-  decodeBz2,
-  guardedWithHandler,
-  viaTransform,
-} from "./compressed.js";
+import { CompressedInput, DecompressionGuard, LimitExceeded, viaTransform } from "./decode-stream.js";
+import { decodeBz2, guardedWithHandler } from "./compressed.js";
 import {
   Cursor,
   Id,
