@@ -1,9 +1,9 @@
 import { basename } from "node:path";
 import { Readable, pipeline, type Transform } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
-import type { InspectContext } from "../inspect.js";
+import type { ContainerContext, ContainerHandler } from "./types.js";
 import type { ByteSource } from "../source/byte-source.js";
-import type { FormatHandler, Probe } from "../formats/types.js";
+import type { Probe } from "../source/probe.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
 import { decodeLzmaAlone, decodeXz } from "./xz.js";
 import { decodeBzip2 } from "./bz2.js";
@@ -58,7 +58,7 @@ export class DecompressionGuard {
   produced = 0;
 
   constructor(
-    private readonly ctx: InspectContext,
+    private readonly ctx: ContainerContext,
     private readonly input: { readonly consumed: number },
     private readonly what: string,
   ) {}
@@ -205,23 +205,23 @@ const CODECS: readonly Codec[] = [
   },
 ];
 
-function handlerFor(codec: Codec): FormatHandler {
+function handlerFor(codec: Codec): ContainerHandler {
   return {
     name: codec.name,
     exclusive: true,
     sniff: (probe: Probe) => codec.sniff(probe.head),
-    inspect: (source: ByteSource, ctx: InspectContext) => inspectWrapped(codec, source, ctx),
+    inspect: (source: ByteSource, ctx: ContainerContext) => inspectWrapped(codec, source, ctx),
   };
 }
 
 /** One handler per wrapper, in registry order (gzip, zlib, bz2, xz, lzma, lz4). */
-export const COMPRESSION_FORMATS: readonly FormatHandler[] = CODECS.map(handlerFor);
+export const COMPRESSION_FORMATS: readonly ContainerHandler[] = CODECS.map(handlerFor);
 
 /**
  * Decodes the source and inspects the output by content. A weak magic (zlib's two bytes, lzma's header) that
  * does not decode at all means the file is something else: nothing is recorded and false is returned.
  */
-async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectContext): Promise<boolean> {
+async function inspectWrapped(codec: Codec, source: ByteSource, ctx: ContainerContext): Promise<boolean> {
   const input = new CompressedInput(source, codec.inputChunk);
   const what = `${codec.name} data of ${source.name}`;
   const guard = new DecompressionGuard(ctx, input, what);
@@ -244,7 +244,7 @@ async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectCont
  * (after an indicator), so everything decoded before it is still inspected.
  */
 export function guarded(
-  ctx: InspectContext,
+  ctx: ContainerContext,
   format: string,
   first: IteratorResult<Uint8Array>,
   rest: AsyncIterator<Uint8Array>,
@@ -284,7 +284,7 @@ function failedItsCheck(e: unknown): boolean {
 
 const isLimit = (e: unknown): boolean => e instanceof LimitExceeded || e instanceof LzmaLimit;
 
-export function reportFailure(ctx: InspectContext, format: string, e: unknown, produced: number): void {
+export function reportFailure(ctx: ContainerContext, format: string, e: unknown, produced: number): void {
   const reason = e instanceof Error ? e.message : String(e);
   if (isLimit(e)) ctx.indicate("scan.limit", reason);
   else

@@ -9,6 +9,7 @@ import { sql } from "kysely";
 import type { Logger } from "pino";
 import { authHook } from "./auth.js";
 import { errorHandler, sendError } from "./errors.js";
+import { nameComponents } from "./openapi-components.js";
 import { fileScanRoutes } from "./routes/file-scans.js";
 import { followRoutes } from "./routes/follow.js";
 import { hookRoutes } from "./routes/hooks.js";
@@ -53,6 +54,9 @@ export async function buildApp(options: AppOptions) {
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },
+    // Only the OpenAPI 3 document is generated here (no Swagger 2 object).
+    transformObject: (document) =>
+      nameComponents((document as { openapiObject: Record<string, unknown> }).openapiObject),
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 

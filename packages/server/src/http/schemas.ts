@@ -439,3 +439,33 @@ export const ReportQuery = Type.Object(
   { format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("sarif"), Type.Literal("cyclonedx")])) },
   closed,
 );
+
+/**
+ * The shapes the OpenAPI document names (components.schemas): a title on each, which app.ts turns into a `$ref`.
+ * Validation and serialisation ignore titles.
+ */
+const NAMED: Record<string, TSchema> = {
+  Error: ErrorBody,
+  Workspace,
+  WorkspaceSummary,
+  Integration,
+  CreatedApiKey,
+  ApiKey,
+  Project,
+  Model,
+  FileScan,
+  RuleEntry,
+  RuleDetail,
+  RuleList,
+  CreateWorkspaceBody,
+  CreateApiKeyBody,
+  CreateIntegrationBody,
+  CreateProjectBody,
+  RegisterModelBody,
+  StartScanBody,
+  UpdateWorkspaceBody,
+  UpdateProjectBody,
+  UpdateModelBody,
+  UpdateIntegrationBody,
+};
+for (const [title, schema] of Object.entries(NAMED)) Object.assign(schema, { title });
