@@ -75,7 +75,8 @@ export interface Model {
   name: string;
   created_at: string;
   integration_id: string | null;
-  model_config: { hugging_face: { model_uri: string; revision: string; follow: boolean } };
+  /** `follow` is always sent by servers that follow revisions; older ones leave it out. */
+  model_config: { hugging_face: { model_uri: string; revision: string; follow?: boolean } };
   latest_file_scan: FileScan | null;
   /** getModel only: the commits scanned, newest first, each with its newest scan's verdict. */
   revisions?: RevisionEntry[];

@@ -145,3 +145,45 @@ test("a workspace key cannot read or change another workspace's rules", async ()
   expect((await api("GET", other)).body.version).toBe(0);
   expect((await asA("PUT", `/workspaces/${String(a.body.workspace_id)}/rules`, LOWER)).status).toBe(200);
 });
+
+test("a server start with another rules pack re-judges latest results from stored inventories, no Hub reads", async () => {
+  const dir = tempDir();
+  try {
+    let service = await startTestService({ dataDir: dir, hubUrl: hub.hubUrl });
+    let client = httpClient(await service.service.app!.listen({ port: 0, host: "127.0.0.1" }), ADMIN_KEY);
+    const { projectId, modelId } = await registerPayloadModel(client);
+    const started = await client("POST", "/file-scans", { model_id: modelId, project_id: projectId });
+    const id = started.body.file_scan_id as string;
+    await waitUntil(
+      async () => (await client("GET", `/file-scans/${id}`)).body.status === "succeeded",
+      30_000,
+      () => id,
+    );
+    // As if an older release had judged it: the stored result names another pack.
+    await service.service.db.kysely
+      .updateTable("file_scans")
+      .set({ rules_version: "2000.01.01" })
+      .where("id", "=", id)
+      .execute();
+    expect((await client("GET", `/file-scans/${id}`)).body.rules_outdated).toBe(true);
+    await service.service.close();
+
+    hub.resetStats();
+    service = await startTestService({ dataDir: dir, hubUrl: hub.hubUrl });
+    client = httpClient(await service.service.app!.listen({ port: 0, host: "127.0.0.1" }), ADMIN_KEY);
+    const pack = (await client("GET", "/rules")).body.version as string;
+    await waitUntil(
+      async () => (await client("GET", `/file-scans/${id}`)).body.rules_version === pack,
+      20_000,
+      () => "the stored result judged again",
+    );
+    const scan = (await client("GET", `/file-scans/${id}`)).body;
+    expect(scan).toMatchObject({ rules_outdated: false, severity_label: "Alert" });
+    // Same severity: updated in place, no new result; nothing read from the Hub.
+    expect(((await client("GET", `/models/${modelId}/file-scans`)).body.file_scans as unknown[]).length).toBe(1);
+    expect(hub.stats.requests).toHaveLength(0);
+    await service.service.close();
+  } finally {
+    removeDir(dir);
+  }
+});
