@@ -7,7 +7,7 @@
 // `serve` loads @modelvet/server as a package (it is never bundled), and the server its own engine package.
 import { build } from "esbuild";
 import { rm } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const cliRoot = join(dirname(dirname(fileURLToPath(import.meta.url))), "packages", "cli");
@@ -46,6 +46,43 @@ const keepModuleUrls = {
   },
 };
 
+/**
+ * The engine's modules only define things: importing one runs nothing. Saying so lets the bundle leave out what
+ * the CLI never uses, and keep a module that the engine imports on demand (the inventory cache, with its hashing
+ * and home-folder lookups) out of start-up even though the engine's index also re-exports it.
+ */
+const engineHasNoSideEffects = {
+  name: "engine-has-no-side-effects",
+  setup(b) {
+    b.onResolve({ filter: /^(\.|@modelvet\/engine$)/ }, (args) => {
+      const path =
+        args.path === "@modelvet/engine" ? join(engineDist, "index.js") : resolve(dirname(args.importer), args.path);
+      return path.startsWith(engineDist + sep) && args.importer !== "" ? { path, sideEffects: false } : undefined;
+    });
+  },
+};
+
+/**
+ * commander requires child_process at load, for executable subcommands (modelvet has none); loading that module
+ * costs several milliseconds on every run. Its copy here loads on first use instead.
+ */
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+        ? { path: "child_process", namespace: "lazy-child-process" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "lazy-child-process" }, () => ({
+      contents:
+        'let loaded; const load = () => (loaded ??= require("node:child_process"));\n' +
+        "module.exports = new Proxy({}, { get: (_, key) => load()[key], has: (_, key) => key in load() });\n",
+      loader: "js",
+    }));
+  },
+};
+
 await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { main: join(cliDist, "main.js") },
@@ -56,7 +93,7 @@ await build({
   platform: "node",
   target: "node20",
   external: EXTERNAL,
-  plugins: [keepModuleUrls],
+  plugins: [engineHasNoSideEffects, keepModuleUrls, lazyChildProcess],
   // Bundled CommonJS libraries call require() for Node's built-in modules.
   banner: {
     js: 'import { createRequire as __mvRequire } from "node:module"; const require = __mvRequire(import.meta.url);',

@@ -3,7 +3,6 @@ import pc from "picocolors";
 import type cliProgress from "cli-progress";
 import {
   formatBytes,
-  InventoryCache,
   renderText,
   scanTargets,
   toSarif,
@@ -44,7 +43,8 @@ export async function runScan(targets: string[], options: ScanCommandOptions, ve
       limits: { fileTimeoutMs: options.timeout * 1000 },
       ...(options.revision ? { revision: options.revision } : {}),
       ...(options.token ? { hub: { token: options.token } } : {}),
-      cacheDir: options.cache ? (options.cacheDir ?? InventoryCache.defaultDir()) : false,
+      // Without --cache-dir the engine uses the user's cache folder.
+      ...(options.cache ? (options.cacheDir ? { cacheDir: options.cacheDir } : {}) : { cacheDir: false as const }),
       exclude: options.exclude,
       ...(options.includeVcs ? { includeVcs: true } : {}),
       ...(bar ? { onProgress: bar.update } : {}),
