@@ -38,7 +38,8 @@ class FileScanJob:
                    timeout_sec: Optional[float] = 3600.0) -> FileScan:
         """The scan's status (a FileScan: ``status``, ``progress``, ``error``, ``severity``, …).
 
-        verbose: also return the full report under ``result`` (once the scan has succeeded).
+        verbose: print one line each time the status or progress changes (state, files done of total, bytes
+            read; the verdict at the end) and return the full report under ``result`` once the scan has succeeded.
         wait_until_finish: poll every ``poll_rate_sec`` seconds until the status is ``succeeded`` or ``failed``,
             for at most ``timeout_sec`` seconds (None waits without limit), then raise ModelvetTimeoutError.
             A failed scan is returned, not raised: its ``error`` says why.
@@ -47,6 +48,7 @@ class FileScanJob:
             raise ValueError("poll_rate_sec must be positive")
         deadline = None if timeout_sec is None else time.monotonic() + timeout_sec
         transient = 0
+        shown: Optional[str] = None
         while True:
             try:
                 status = self._client._get_file_scan(self.job_id, verbose)
@@ -56,6 +58,8 @@ class FileScanJob:
                 if not wait_until_finish or e.status not in _TRANSIENT or transient >= _MAX_TRANSIENT_IN_A_ROW:
                     raise
                 status, transient = None, transient + 1
+            if verbose and status is not None:
+                shown = self._show(status, shown)
             if status is not None and (not wait_until_finish or status.get("status") in FINISHED):
                 return status
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -67,3 +71,40 @@ class FileScanJob:
                 )
             # The last sleep is cut short so the final poll lands on the deadline, not after it.
             time.sleep(poll_rate_sec if remaining is None else min(poll_rate_sec, remaining))
+
+    def _show(self, status: FileScan, shown: Optional[str]) -> str:
+        """Prints the status line unless it is the one printed last; returns the line now shown."""
+        line = status_line(status)
+        if line != shown:
+            print(f"file scan {self.job_id}: {line}", flush=True)
+        return line
+
+
+def _size(n: float) -> str:
+    """Bytes in decimal units, as the server counts them: ``512 B``, ``12.5 MB``."""
+    if n < 1000:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
+
+
+def status_line(status: Dict[str, Any]) -> str:
+    """``queued`` / ``running: 1 of 3 files, 12.5 MB read`` / ``succeeded: Alert, 3 of 3 files, 40.1 MB read`` /
+    ``failed: <the server's reason>``."""
+    state = str(status.get("status", "unknown"))
+    if state == "failed":
+        return f"failed: {status.get('error') or 'no reason given'}"
+    parts = []
+    if state == "succeeded" and status.get("severity_label"):
+        parts.append(str(status["severity_label"]))
+    progress = status.get("progress")
+    if state != "queued" and isinstance(progress, dict):
+        done, total, read = progress.get("files_done"), progress.get("files_total"), progress.get("bytes_read")
+        if isinstance(total, int) and total > 0:
+            parts.append(f"{done if isinstance(done, int) else 0} of {total} files")
+        if isinstance(read, (int, float)) and not isinstance(read, bool) and read >= 0:
+            parts.append(f"{_size(read)} read")
+    return f"{state}: {', '.join(parts)}" if parts else state

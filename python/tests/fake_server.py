@@ -26,6 +26,7 @@ REPORT = {
     "scanned_files": [{"path": "pytorch_model.bin", "severity": 3}],
     "stats": {"files": 1},
 }
+FILES_TOTAL = 2
 
 
 class FakeApi:
@@ -141,10 +142,15 @@ class FakeApi:
 
     def scan_view(self, scan: Dict[str, Any], with_result: bool) -> Dict[str, Any]:
         polls = self.polls[scan["file_scan_id"]]
+        # Progress moves one file (1.5 MB) per poll while running, so a verbose wait has changes to print.
+        files_done = min(max(polls - 1, 0), FILES_TOTAL)
         if polls >= self.polls_until_done:
             scan.update(status="succeeded", severity=3, severity_label="Alert")
+            files_done = FILES_TOTAL
         elif polls >= 1:
             scan.update(status="running")
+        scan["progress"] = {"files_done": files_done, "files_total": FILES_TOTAL if polls >= 1 else 0,
+                            "bytes_read": files_done * 1_500_000}
         view = dict(scan)
         if with_result and scan["status"] == "succeeded":
             view["result"] = REPORT

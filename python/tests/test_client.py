@@ -3,6 +3,8 @@
 Run: /usr/bin/python3 -m unittest discover -s python/tests
 """
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -23,6 +25,7 @@ from modelvet_sdk import (  # noqa: E402
     Project,
     Workspace,
 )
+from modelvet_sdk.job import status_line  # noqa: E402
 
 KEY = "mv_test_key"
 
@@ -159,7 +162,8 @@ class FileScanTest(ClientTestCase):
                          {"model_id": model_id, "project_id": project.project_id, "ram_request_megabytes": 512})
         self.assertEqual(job.job_id, job.file_scan_id)
         self.assertEqual(job.started.status, "queued")
-        status = job.get_status(verbose=True, wait_until_finish=True, poll_rate_sec=0.01)
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = job.get_status(verbose=True, wait_until_finish=True, poll_rate_sec=0.01)
         self.assertEqual(status["status"], "succeeded")
         self.assertEqual(status.result.severity, 3)
         self.assertIn("verbose=true", self.last()["path"])
@@ -190,6 +194,38 @@ class FileScanTest(ClientTestCase):
         early = self.client.get_file_scan_result(job.job_id)
         with self.assertRaisesRegex(AttributeError, "no report yet"):
             early.file_security_reports  # noqa: B018
+
+    def test_verbose_wait_prints_one_line_per_change(self) -> None:
+        self.api.polls_until_done = 5
+        _, project, model_id = self.registered_model()
+        job = self.client.start_file_scan(model_id, project.project_id)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = job.get_status(verbose=True, wait_until_finish=True, poll_rate_sec=0.01)
+        self.assertEqual(status.status, "succeeded")
+        prefix = f"file scan {job.job_id}: "
+        self.assertEqual(out.getvalue().splitlines(), [
+            prefix + "running: 0 of 2 files, 0 B read",
+            prefix + "running: 1 of 2 files, 1.5 MB read",
+            prefix + "running: 2 of 2 files, 3.0 MB read",
+            prefix + "succeeded: Alert, 2 of 2 files, 3.0 MB read",
+        ])
+        # The same answer twice prints nothing new; without verbose nothing is printed at all.
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            job.get_status(verbose=True)
+            job.get_status()
+        self.assertEqual(out.getvalue().splitlines(), [prefix + "succeeded: Alert, 2 of 2 files, 3.0 MB read"])
+
+    def test_status_lines(self) -> None:
+        self.assertEqual(status_line({"status": "queued", "progress": {"files_done": 0, "files_total": 0}}), "queued")
+        self.assertEqual(status_line({"status": "failed", "error": "the token cannot read org/x"}),
+                         "failed: the token cannot read org/x")
+        self.assertEqual(status_line({"status": "running", "progress": {"files_done": 3, "files_total": 9,
+                                                                         "bytes_read": 4_200_000_000}}),
+                         "running: 3 of 9 files, 4.2 GB read")
+        self.assertEqual(status_line({"status": "running", "progress": {"bytes_read": 999}}), "running: 999 B read")
+        self.assertEqual(status_line({"status": "running", "progress": None}), "running")
 
     def test_wait_is_bounded(self) -> None:
         self.api.polls_until_done = 10**6
@@ -270,5 +306,15 @@ class ErrorsTest(ClientTestCase):
                 client.list_workspaces()
 
 
+class RimeSdkNameTest(unittest.TestCase):
+    def test_rime_sdk_is_the_same_client(self) -> None:
+        import modelvet_sdk
+        import rime_sdk
+
+        self.assertIs(rime_sdk.Client, modelvet_sdk.Client)
+        self.assertEqual(set(rime_sdk.__all__), set(modelvet_sdk.__all__))
+
+
 if __name__ == "__main__":
     unittest.main()
+

@@ -8,6 +8,8 @@ when it reaches a sink transitively; the reason is the path to the sink. Classes
 reach no sink are proposed as allow candidates (classes only: functions are never bulk-allowed).
 
 Run with Debian's interpreter:  /usr/bin/python3 tools/derive-rules/derive.py 600 tools/derive-rules/candidates.json
+A third argument walks only the libraries named (comma-separated), e.g. to add the allow candidates of a library
+installed later; tools/derive-rules/merge-allow.py folds its classes into candidates.json.
 """
 import dis, importlib, inspect, json, pkgutil, signal, sys, time, types, warnings
 
@@ -213,6 +215,9 @@ def reaching(graph, modules):
 
 
 def main():
+    global LIBRARIES
+    if len(sys.argv) > 3:
+        LIBRARIES = sys.argv[3].split(",")
     signal.signal(signal.SIGALRM, on_alarm)
     warnings.simplefilter("ignore")
     started = time.time()

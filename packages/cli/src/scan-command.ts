@@ -5,6 +5,7 @@ import {
   formatBytes,
   renderText,
   scanTargets,
+  toCycloneDx,
   toSarif,
   type ScanProgress,
   type ScanReport,
@@ -87,8 +88,7 @@ async function render(
     return JSON.stringify(sarif, null, 2) + "\n";
   }
   if (options.format === "cyclonedx") {
-    // Loaded only for this format: the CycloneDX library is large and no other output needs it.
-    const { toCycloneDx } = await import("./cyclonedx.js");
+    // The engine loads the CycloneDX library only for this format.
     return (await toCycloneDx(report, version)) + "\n";
   }
   const colour = !options.output && process.stdout.isTTY === true && !process.env.NO_COLOR;

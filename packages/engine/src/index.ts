@@ -54,5 +54,25 @@ export type { FileInventory, InventoryImport, InventoryIndicator } from "./inven
 export type * from "./report/types.js";
 export { toSarif } from "./report/sarif.js";
 export { renderText, formatBytes, type TextOptions } from "./report/text.js";
-export { documentedRules, findRuleDoc, renderRuleDoc, renderRuleIndex, type RuleDoc } from "./policy/rule-docs.js";
+export {
+  citedReferences,
+  documentedRules,
+  findRuleDoc,
+  matchMeaning,
+  renderRuleDoc,
+  renderRuleIndex,
+  type RuleDoc,
+} from "./policy/rule-docs.js";
 export { ruleName, RULE_DOCS_BASE, type SarifOptions } from "./report/sarif.js";
+
+/**
+ * A CycloneDX 1.6 ML-BOM of a report (JSON text). The CycloneDX library is large and only this export needs it, so
+ * it loads on the first call rather than with the engine.
+ */
+export async function toCycloneDx(
+  report: import("./report/types.js").ScanReport,
+  toolVersion: string,
+): Promise<string> {
+  const { toCycloneDx: write } = await import("./report/cyclonedx.js");
+  return write(report, toolVersion);
+}

@@ -80,6 +80,7 @@ export class InspectContext {
         calls: imp.calls,
         ...(imp.via ? { via: imp.via } : {}),
         ...(imp.boundMethods ? { boundMethods: imp.boundMethods } : {}),
+        ...(imp.nestedLoads ? { nestedLoads: imp.nestedLoads } : {}),
       };
       this.inventory.imports.push(record);
     }

@@ -13,7 +13,9 @@ export interface InventoryImport {
   via?: string;
   calls: string[];
   /** `builtins.getattr` only: the bound methods it fetched from instances (see pickle/machine.ts). */
-  boundMethods?: { pairs: Array<{ cls: string; method: string }>; fetches: number; pushes: number };
+  boundMethods?: { pairs: Array<{ cls: string; method: string; onClass?: boolean }>; fetches: number; pushes: number };
+  /** Nested-pickle loaders only: pushes of it, and calls whose literal byte payload was read as a nested file. */
+  nestedLoads?: { pushes: number; reads: number };
 }
 
 export interface InventoryIndicator {
@@ -37,4 +39,4 @@ export interface FileInventory {
   bytes_read: number;
 }
 
-export const INVENTORY_VERSION = 1;
+export const INVENTORY_VERSION = 2;

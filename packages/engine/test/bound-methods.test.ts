@@ -41,14 +41,37 @@ describe("getattr(<instance>, 'method') judged by (class, method) pairs", () => 
     expect(getattr?.reason).toContain("step");
   });
 
-  it.each(["module.pkl", "class-global.pkl", "dunder.pkl", "computed-name.pkl", "unallowed-class.pkl", "escaped.pkl"])(
-    "%s stays Alert",
+  it.each(["class-global.pkl", "qualified-listed.pkl"])(
+    "%s: the listed function of an allowed class, fetched from the class or named by a qualified import, passes",
     async (file) => {
-      const { severity, getattr } = await getattrVerdict(file);
-      expect(severity).toBe(3);
-      expect(getattr?.severity).toBe(3);
+      const { severity, deps } = await getattrVerdict(file);
+      expect(deps).toEqual([]);
+      expect(severity).toBe(1);
     },
   );
+
+  it("a qualified import of an unlisted function of an allowed class is Warning", async () => {
+    const { severity, deps } = await getattrVerdict("qualified-unlisted.pkl");
+    expect(severity).toBe(2);
+    expect(deps.map((d) => `${d.module}.${d.name}`)).toEqual(["torch.optim.lr_scheduler.OneCycleLR.step"]);
+  });
+
+  it.each([
+    "module.pkl",
+    "class-unlisted.pkl",
+    "class-dunder.pkl",
+    "class-new-unlisted.pkl",
+    "class-unallowed.pkl",
+    "function-global.pkl",
+    "dunder.pkl",
+    "computed-name.pkl",
+    "unallowed-class.pkl",
+    "escaped.pkl",
+  ])("%s stays Alert", async (file) => {
+    const { severity, getattr } = await getattrVerdict(file);
+    expect(severity).toBe(3);
+    expect(getattr?.severity).toBe(3);
+  });
 
   it("the CLI reports the same verdicts", () => {
     const scan = (file: string): { status: number; severity: number } => {
@@ -65,8 +88,11 @@ describe("getattr(<instance>, 'method') judged by (class, method) pairs", () => 
     };
     expect(scan("onecycle-cos.pt")).toEqual({ status: 0, severity: 1 });
     expect(scan("unlisted-method.pkl").severity).toBe(2);
-    const alert = scan("dunder.pkl");
-    expect(alert.severity).toBe(3);
-    expect(alert.status).not.toBe(0);
+    expect(scan("class-global.pkl")).toEqual({ status: 0, severity: 1 });
+    for (const file of ["dunder.pkl", "class-unlisted.pkl", "class-new-unlisted.pkl"]) {
+      const alert = scan(file);
+      expect(alert.severity, file).toBe(3);
+      expect(alert.status, file).not.toBe(0);
+    }
   });
 });

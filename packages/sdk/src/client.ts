@@ -4,6 +4,7 @@ import { checkModelConfig, checkRam, integrationSchema, integrationType, liftRep
 import { ProjectHandle, type ModelRegistrar } from "./project.js";
 import type {
   ApiKey,
+  ApiKeyInfo,
   FileScan,
   FileScanResult,
   Integration,
@@ -11,7 +12,10 @@ import type {
   Model,
   ModelConfig,
   Project,
+  ReportFormat,
+  RuleDetail,
   RulesInfo,
+  ServerSettings,
   Workspace,
   WorkspaceSummary,
 } from "./types.js";
@@ -166,6 +170,86 @@ export class Client implements FileScanReader, ModelRegistrar {
   /** The server's rules pack: version and counts. */
   async getRules(): Promise<RulesInfo> {
     return await this.#http.request("GET", "/rules");
+  }
+
+  /** One rule of the server's pack with its page (`unlisted` too); 404 for an id the pack does not have. */
+  async getRule(ruleId: string): Promise<RuleDetail> {
+    return await this.#http.request("GET", `/rules/${seg(ruleId, "ruleId")}`);
+  }
+
+  async getSettings(): Promise<ServerSettings> {
+    return await this.#http.request("GET", "/settings");
+  }
+
+  /** A finished scan's report, parsed: the JSON result shape, a SARIF 2.1.0 log or a CycloneDX 1.6 BOM. */
+  async getFileScanReport(fileScanId: string, format: ReportFormat = "json"): Promise<unknown> {
+    const path = `/file-scans/${seg(fileScanId, "fileScanId")}/report`;
+    return await this.#http.request("GET", path, undefined, { format });
+  }
+
+  // Manage: rename, edit and delete. A workspace key acts only within its workspace (404 elsewhere).
+
+  async renameWorkspace(workspaceId: string, name: string): Promise<Workspace> {
+    return await this.#http.request("PATCH", `/workspaces/${seg(workspaceId, "workspaceId")}`, { name });
+  }
+
+  /** Deletes a workspace with everything in it (admin keys only). */
+  async deleteWorkspace(workspaceId: string): Promise<void> {
+    await this.#http.request("DELETE", `/workspaces/${seg(workspaceId, "workspaceId")}`);
+  }
+
+  /** The workspace's keys: name, prefix and creation time, never the key. */
+  async listApiKeys(workspaceId: string): Promise<ApiKeyInfo[]> {
+    const path = `/workspaces/${seg(workspaceId, "workspaceId")}/api-keys`;
+    return (await this.#http.request<{ api_keys: ApiKeyInfo[] }>("GET", path)).api_keys;
+  }
+
+  async revokeApiKey(workspaceId: string, keyId: string): Promise<void> {
+    const path = `/workspaces/${seg(workspaceId, "workspaceId")}/api-keys/${seg(keyId, "keyId")}`;
+    await this.#http.request("DELETE", path);
+  }
+
+  async updateProject(projectId: string, changes: { name?: string; description?: string }): Promise<Project> {
+    return await this.#http.request("PATCH", `/projects/${seg(projectId, "projectId")}`, changes);
+  }
+
+  /** Deletes a project with its models and their scans. */
+  async deleteProject(projectId: string): Promise<void> {
+    await this.#http.request("DELETE", `/projects/${seg(projectId, "projectId")}`);
+  }
+
+  /** Renames a model, moves it to another revision, or sets (null: removes) its integration. */
+  async updateModel(
+    modelId: string,
+    changes: { name?: string; revision?: string; integration_id?: string | null },
+  ): Promise<Model> {
+    return await this.#http.request("PATCH", `/models/${seg(modelId, "modelId")}`, changes);
+  }
+
+  /** Deletes a model; its scans go too unless `keepHistory` (the default is to delete them). */
+  async deleteModel(modelId: string, options: { keepHistory?: boolean } = {}): Promise<void> {
+    const query = options.keepHistory ? { keep_history: "true" } : undefined;
+    await this.#http.request("DELETE", `/models/${seg(modelId, "modelId")}`, undefined, query);
+  }
+
+  /**
+   * Renames an integration or replaces its fields. A field given without `value` keeps its stored value, so a
+   * secret can be replaced but is never read back.
+   */
+  async updateIntegration(
+    integrationId: string,
+    changes: { name?: string; schema?: IntegrationVariable[] },
+  ): Promise<Integration> {
+    const body = {
+      ...(changes.name === undefined ? {} : { name: changes.name }),
+      ...(changes.schema === undefined ? {} : { integration_schema: integrationSchema(changes.schema) }),
+    };
+    return await this.#http.request("PATCH", `/integrations/${seg(integrationId, "integrationId")}`, body);
+  }
+
+  /** Deletes an integration no model uses (the server refuses one in use). */
+  async deleteIntegration(integrationId: string): Promise<void> {
+    await this.#http.request("DELETE", `/integrations/${seg(integrationId, "integrationId")}`);
   }
 
   /** @internal Used by FileScanJob.getStatus. */

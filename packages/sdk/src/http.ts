@@ -50,7 +50,12 @@ export class Transport {
     this.#key = apiKey;
   }
 
-  async request<T>(method: "GET" | "POST", path: string, body?: unknown, query?: Record<string, string>): Promise<T> {
+  async request<T>(
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    path: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<T> {
     const url = `${this.base}/api/v1${path}${query ? `?${new URLSearchParams(query).toString()}` : ""}`;
     const where = `${method} ${path}`;
     const headers: Record<string, string> = {

@@ -137,6 +137,10 @@ export interface ScannedFile {
   bytes_read: number;
   size: number;
   cached?: boolean;
+  /** SHA-256 of the content, when known. */
+  sha256?: string;
+  /** Hub files: the file's page on the Hub at the scanned commit. */
+  url?: string;
   /** The Hub's own verdict on the file, next to ours. */
   hub_verdict?: {
     level?: "innocuous" | "suspicious" | "dangerous";
@@ -195,7 +199,46 @@ export interface RulesInfo {
   version: string;
   rules: number;
   indicators: number;
+  /** Every rule of the pack (import rules, then indicators). */
+  entries?: RuleEntry[];
 }
+
+/** One rule of the server's pack: what it matches, its severity, why, and what to read about it. */
+export interface RuleEntry {
+  id: string;
+  kind: "import" | "indicator";
+  /** Import rules: the dotted path pattern, and what it matches in words. */
+  match?: string;
+  match_meaning?: string;
+  severity: Severity;
+  severity_label: SeverityLabel;
+  reason: string;
+  /** Advisories, CVEs, issues and format documentation. */
+  references: string[];
+}
+
+/** A rule with its page, the Markdown text `modelvet rules explain <id>` prints. */
+export interface RuleDetail extends RuleEntry {
+  explanation: string;
+}
+
+/** An API key as listed: never the key itself, only what tells keys apart. */
+export interface ApiKeyInfo {
+  key_id: string;
+  name: string;
+  /** The key's first characters. */
+  prefix: string | null;
+  created_at: string;
+}
+
+/** What a client (the web UI) needs to know of the server. */
+export interface ServerSettings {
+  /** The Hugging Face endpoint models are read from (HF_ENDPOINT), for links to files. */
+  hub_endpoint: string | null;
+  rules_version: string;
+}
+
+export type ReportFormat = "json" | "sarif" | "cyclonedx";
 
 export interface IntegrationVariable {
   name: string;

@@ -126,6 +126,84 @@ describe("the TypeScript SDK against the service", () => {
     expect((bad as ModelvetError).message).not.toContain("mv_not_a_key");
   });
 
+  it("edits and deletes through the manage methods, inside the key's workspace only", async () => {
+    const ws = await admin.createWorkspace("manage");
+    const { api_key, key_id } = await admin.createApiKey(ws.workspace_id, "team");
+    const team = new Client({ domain: service.url, apiKey: api_key });
+    const stranger = new Client({
+      domain: service.url,
+      apiKey: (await admin.createApiKey(workspace.workspace_id, "x")).api_key,
+    });
+    const status = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (e: ModelvetError) => e.status,
+      );
+
+    expect((await team.renameWorkspace(ws.workspace_id, "manage 2")).name).toBe("manage 2");
+    const intId = await team.createIntegration(ws.workspace_id, "hf", "CUSTOM", [
+      { name: "HUGGINGFACE_API_TOKEN", sensitivity: "SECRET", value: "hf_old_secret" },
+    ]);
+    const replaced = await team.updateIntegration(intId, {
+      name: "hf token",
+      schema: [{ name: "HUGGINGFACE_API_TOKEN", sensitivity: "SECRET", value: "hf_new_secret" }],
+    });
+    expect(replaced).toMatchObject({
+      name: "hf token",
+      fields: [{ name: "HUGGINGFACE_API_TOKEN", sensitivity: "SECRET" }],
+    });
+    expect(JSON.stringify(replaced)).not.toContain("hf_new_secret");
+
+    const project = await team.createProject("p", undefined, ws.workspace_id);
+    expect((await team.updateProject(project.project_id, { description: "edited" })).description).toBe("edited");
+    const modelId = await project.registerModel("m", { hugging_face: { model_uri: "org/benign" } }, intId);
+    const model = await team.updateModel(modelId, { name: "renamed", revision: "v2", integration_id: null });
+    expect(model).toMatchObject({ name: "renamed", integration_id: null });
+    expect(model.model_config.hugging_face.revision).toBe("v2");
+
+    // Another workspace's key sees none of it: 404 on every call, as for reads.
+    for (const call of [
+      () => stranger.renameWorkspace(ws.workspace_id, "x"),
+      () => stranger.listApiKeys(ws.workspace_id),
+      () => stranger.revokeApiKey(ws.workspace_id, key_id),
+      () => stranger.updateProject(project.project_id, { name: "x" }),
+      () => stranger.deleteProject(project.project_id),
+      () => stranger.updateModel(modelId, { name: "x" }),
+      () => stranger.deleteModel(modelId),
+      () => stranger.updateIntegration(intId, { name: "x" }),
+      () => stranger.deleteIntegration(intId),
+    ])
+      expect(await status(call())).toBe(404);
+
+    const keys = await team.listApiKeys(ws.workspace_id);
+    expect(keys.map((k) => k.key_id)).toEqual([key_id]);
+    expect(JSON.stringify(keys)).not.toContain(api_key);
+    await team.deleteModel(modelId);
+    expect(await status(team.getModel(modelId))).toBe(404);
+    await team.deleteIntegration(intId);
+    await team.deleteProject(project.project_id);
+    expect(await status(team.getProject(project.project_id))).toBe(404);
+    await admin.revokeApiKey(ws.workspace_id, key_id);
+    expect(await status(team.listWorkspaces())).toBe(401);
+    await admin.deleteWorkspace(ws.workspace_id);
+    expect(await status(admin.getWorkspace(ws.workspace_id))).toBe(404);
+  });
+
+  it("reads a rule's page, the server settings and a scan's exported reports", async () => {
+    const rule = await admin.getRule("deny-os");
+    expect(rule).toMatchObject({ id: "deny-os", kind: "import", severity: 3 });
+    expect(rule.explanation).toContain("# deny-os");
+    expect(await admin.getRule("no-such-rule").catch((e: ModelvetError) => e.status)).toBe(404);
+    expect((await admin.getSettings()).hub_endpoint).toBe(hub.hubUrl);
+    const { job } = await scanned("org/private", true);
+    const sarif = (await admin.getFileScanReport(job.file_scan_id, "sarif")) as { version: string };
+    expect(sarif.version).toBe("2.1.0");
+    const bom = (await admin.getFileScanReport(job.file_scan_id, "cyclonedx")) as { bomFormat: string };
+    expect(bom.bomFormat).toBe("CycloneDX");
+    const json = (await admin.getFileScanReport(job.file_scan_id)) as { severity: number };
+    expect(json.severity).toBe(3);
+  });
+
   it("answers bad input with a 4xx and a message", async () => {
     const e = await admin.startFileScan("not-a-uuid", "also-not").catch((err: unknown) => err);
     expect(e).toBeInstanceOf(ModelvetError);

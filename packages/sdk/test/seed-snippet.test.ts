@@ -84,7 +84,11 @@ it("scans a private Hub model through an integration and gets Alert with os.syst
   });
   expect(run.code, `${run.stderr}\n--- service logs ---\n${service!.logs()}`).toBe(0);
 
-  const result = JSON.parse(run.stdout) as PrintedResult;
+  // get_status(verbose=True) printed one line per change before the result's JSON.
+  const json = run.stdout.indexOf("\n{");
+  const progress = run.stdout.slice(0, json).split("\n");
+  expect(progress.at(-1), run.stdout).toMatch(/^file scan [\w-]+: succeeded: Alert, 2 of 2 files, [\d.]+ k?B read$/);
+  const result = JSON.parse(run.stdout.slice(json + 1)) as PrintedResult;
   expect(result.status).toBe("succeeded");
   expect([result.severity, result.severity_label]).toEqual([3, "Alert"]);
   const report = result.file_security_reports.find((r) => r.path.endsWith("pytorch_model.bin"));

@@ -1,3 +1,6 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FakeHub } from "../../engine/test/support/hub-server.js";
 import { ADMIN_KEY, HUB_TOKEN, removeDir, startHub, startTestService, tempDir, type TestService } from "./helpers.js";
@@ -5,6 +8,9 @@ import { ADMIN_KEY, HUB_TOKEN, removeDir, startHub, startTestService, tempDir, t
 type Body = Record<string, unknown>;
 
 /** Edits, deletes, API keys, rules and report downloads, each with the workspace isolation of the reads. */
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL("../../cli/bin/modelvet.js", import.meta.url));
+
 describe("manage API", () => {
   let hub: FakeHub;
   let dataDir: string;
@@ -222,12 +228,26 @@ describe("manage API", () => {
     expect(kinds).toEqual(new Set(["import", "indicator"]));
     for (const entry of [entries[0]!, entries.find((e) => e.kind === "indicator")!]) {
       const one = await api("GET", `/rules/${encodeURIComponent(entry.id as string)}`, a.apiKey);
-      expect(one.body).toEqual(entry);
+      expect(one.body).toEqual({
+        ...entry,
+        explanation: expect.stringContaining(`# ${entry.id as string}`) as unknown,
+      });
+    }
+    // No rule's references point at another scanner's source files (the pack keeps those as provenance only).
+    expect(list.text).not.toMatch(
+      /github\.com\/(promptfoo\/modelaudit|trailofbits\/fickling|mmaitre314\/picklescan)\/blob/,
+    );
+    // `unlisted` (no rule matched) has a page too, and every page is what `modelvet rules explain` prints.
+    for (const id of ["deny-os", "unlisted"]) {
+      const one = await api("GET", `/rules/${id}`, a.apiKey);
+      expect(one.status).toBe(200);
+      const { stdout } = await run(process.execPath, [CLI, "rules", "explain", id]);
+      expect(one.body.explanation).toBe(stdout);
     }
     expect((await api("GET", "/rules/no-such-rule", a.apiKey)).status).toBe(404);
   });
 
-  test("report downloads: JSON and SARIF of a finished scan; CycloneDX answers 501 until the engine exports it", async () => {
+  test("report downloads: JSON, SARIF and CycloneDX of a finished scan", async () => {
     const json = await api("GET", `/file-scans/${bScanId}/report?format=json`, b.apiKey);
     expect(json.status).toBe(200);
     expect(json.headers["content-disposition"]).toContain(`modelvet-${bScanId}.json`);
@@ -242,8 +262,18 @@ describe("manage API", () => {
       runs: [expect.objectContaining({ tool: expect.anything() as unknown })],
     });
     const cdx = await api("GET", `/file-scans/${bScanId}/report?format=cyclonedx`, b.apiKey);
-    expect(cdx.status).toBe(501);
-    expect(cdx.body.message).toMatch(/cyclonedx/);
+    expect(cdx.status).toBe(200);
+    expect(cdx.headers["content-type"]).toContain("application/vnd.cyclonedx+json");
+    expect(cdx.headers["content-disposition"]).toContain(`modelvet-${bScanId}.cdx.json`);
+    expect(cdx.body).toMatchObject({ bomFormat: "CycloneDX", specVersion: "1.6" });
+    // Every scanned file is a component, and the scan's findings are vulnerabilities of those components.
+    const scanned = (json.body as { scanned_files: { path: string }[] }).scanned_files.map((f) => f.path);
+    const bom = cdx.body as { components: { name: string }[]; vulnerabilities?: { id: string }[] };
+    expect(bom.components.map((c) => c.name)).toEqual(scanned);
+    const findings = (
+      json.body as { file_security_reports: { unsafe_dependencies: unknown[]; indicators: unknown[] }[] }
+    ).file_security_reports.flatMap((f) => [...f.unsafe_dependencies, ...f.indicators]);
+    expect(bom.vulnerabilities?.length ?? 0).toBe(findings.length);
     expect((await api("GET", `/file-scans/${bScanId}/report?format=pdf`, b.apiKey)).status).toBe(400);
   });
 });

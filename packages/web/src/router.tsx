@@ -14,6 +14,7 @@ import { PageHeading } from "./components/PageHeading";
 import { ModelPage, type ModelTab } from "./pages/model/ModelPage";
 import { ModelRegistryPage } from "./pages/ModelRegistryPage";
 import { ProjectPage } from "./pages/ProjectPage";
+import { RulePage } from "./pages/RulePage";
 import { SignInPage } from "./pages/SignInPage";
 import { WorkspacePage } from "./pages/WorkspacePage";
 import { WorkspacesPage } from "./pages/WorkspacesPage";
@@ -104,9 +105,26 @@ const modelRoute = createRoute({
   },
 });
 
+const ruleRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: "/rules/$ruleId",
+  component: function RuleRoute() {
+    const { ruleId } = ruleRoute.useParams();
+    return <RulePage key={ruleId} ruleId={ruleId} />;
+  },
+});
+
 const routeTree = rootRoute.addChildren([
   signInRoute,
-  appRoute.addChildren([indexRoute, workspacesRoute, workspaceRoute, projectRoute, registryRoute, modelRoute]),
+  appRoute.addChildren([
+    indexRoute,
+    workspacesRoute,
+    workspaceRoute,
+    projectRoute,
+    registryRoute,
+    modelRoute,
+    ruleRoute,
+  ]),
 ]);
 
 export const router = createRouter({ routeTree, defaultPreload: false, scrollRestoration: true });

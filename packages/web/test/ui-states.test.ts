@@ -75,10 +75,14 @@ describe.skipIf(!ready)("web UI states (mock API)", () => {
     const panel = page.getByRole("tabpanel");
     expect(await panel.textContent()).toContain("os.system");
     expect(await panel.textContent()).toContain("os.system('echo modelvet-test')");
-    // Only http(s) references become links.
-    expect(await panel.getByRole("link", { name: "javascript:alert(1)" }).count()).toBe(0);
-    await panel.getByRole("link", { name: "https://docs.python.org/3/library/os.html" }).waitFor();
     await screenshots(page, "mock-model-alert");
+    // The rule id opens the rule's page; only http(s) references become links there.
+    await panel.getByRole("link", { name: "deny-os" }).click();
+    await page.getByRole("heading", { level: 1, name: "deny-os" }).waitFor();
+    await page.getByRole("link", { name: "https://docs.python.org/3/library/os.html" }).waitFor();
+    expect(await page.getByRole("link", { name: "javascript:alert(1)" }).count()).toBe(0);
+    await page.goBack();
+    await page.getByRole("heading", { name: /Latest result/ }).waitFor();
 
     // The rules moved on: the result says so and Re-judge brings it up to date.
     api.rulesVersion = "2026.12.24";
@@ -109,9 +113,16 @@ describe.skipIf(!ready)("web UI states (mock API)", () => {
     await page.getByLabel("Hugging Face repository").fill("acme/private");
     await page.getByRole("button", { name: "Register model" }).click();
     await page.getByRole("button", { name: "Run file scan" }).click();
-    await page.getByRole("heading", { name: "The latest file scan failed" }).waitFor({ timeout: 15_000 });
+    await page.getByRole("heading", { name: /The latest file scan failed/ }).waitFor({ timeout: 15_000 });
     expect(await page.getByRole("tabpanel").textContent()).toContain("HUGGINGFACE_API_TOKEN was rejected");
     await screenshots(page, "mock-model-failed");
+    // The cause fixed, Retry runs the scan again and the result replaces the failure.
+    api.outcomes.delete("acme/private");
+    await page.getByRole("button", { name: "Retry the scan" }).click();
+    await page.getByRole("heading", { name: /Latest result/ }).waitFor({ timeout: 15_000 });
+    expect(await page.getByRole("heading", { name: /The latest file scan failed/ }).count()).toBe(0);
+    // The failed scan stays in the history, marked failed.
+    expect(await page.locator(".history").textContent()).toContain("Scan failed");
   });
 
   it("sends the person back to sign-in with a message when the key stops working", async () => {

@@ -81,6 +81,12 @@ export async function runPickles(
 
 /** Records a finished scan in the context and scans the byte payloads it hands to pickle loaders. */
 export async function recordPickleScan(scan: PickleScan, source: ByteSource, ctx: InspectContext): Promise<void> {
+  // A loader's payloads count as read only here, where they are inspected (the policy passes a loader whose every
+  // payload was read; a stream scanned without this step leaves the count at zero).
+  for (const nested of scan.nested) {
+    const use = nested.importIndex !== undefined ? scan.imports[nested.importIndex]?.nestedLoads : undefined;
+    if (use && nested.at + nested.length <= source.size) use.reads++;
+  }
   ctx.addPickleScan(scan);
   for (const nested of scan.nested) {
     if (nested.at + nested.length > source.size) continue;

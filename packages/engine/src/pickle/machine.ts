@@ -82,10 +82,16 @@ export interface ImportRecord {
    * consumed by such a fetch, nothing else could call it and the policy judges the (class, method) pairs instead.
    */
   boundMethods?: BoundMethodUse;
+  /**
+   * For a nested-pickle loader (`torch.storage._load_from_bytes`): how often its value was put on the stack, and
+   * (counted by the reader that inspects them, formats/pickle.ts) how many of its payloads were read as nested files.
+   */
+  nestedLoads?: { pushes: number; reads: number };
 }
 
 export interface BoundMethodUse {
-  pairs: Array<{ cls: string; method: string }>;
+  /** `onClass`: getattr(<a class>, 'name') fetched a function of the class itself, not of an instance. */
+  pairs: Array<{ cls: string; method: string; onClass?: boolean }>;
   fetches: number;
   pushes: number;
 }
@@ -102,6 +108,8 @@ export interface NestedPayload {
   at: number;
   length: number;
   head: Uint8Array;
+  /** The loader's import, when it was called directly with this payload as its only argument. */
+  importIndex?: number;
 }
 
 export interface PickleScan {
@@ -334,6 +342,7 @@ class Machine {
     if (this.stack.length >= this.limits.maxStackDepth)
       this.fail("pickle.limit", `stack deeper than ${this.limits.maxStackDepth}`, this.r.offset);
     if (v.k === "global" && isGetattr(`${v.module}.${v.name}`)) this.boundMethodUse(v.importIndex).pushes++;
+    if (v.k === "global" && this.nestedLoaders.has(`${v.module}.${v.name}`)) this.nestedLoadUse(v.importIndex).pushes++;
     this.stack.push(v);
   }
 
@@ -413,7 +422,9 @@ class Machine {
     const found = boundMethodFetch(args);
     if (!found) return;
     const use = this.boundMethodUse(callee.importIndex);
-    const known = use.pairs.some((p) => p.cls === found.cls && p.method === found.method);
+    const known = use.pairs.some(
+      (p) => p.cls === found.cls && p.method === found.method && p.onClass === found.onClass,
+    );
     // A pair that cannot be kept is not counted, so the fetches fall short of the pushes and getattr stays Alert.
     if (!known && use.pairs.length >= MAX_BOUND_PAIRS) return;
     if (!known) use.pairs.push(found);
@@ -436,7 +447,19 @@ class Machine {
     if (!path || !this.nestedLoaders.has(path) || args.k !== "tuple") return;
     const payload = args.items[0];
     if (payload?.k === "bytes")
-      this.scan.nested.push({ loader: path, at: payload.at, length: payload.length, head: payload.head });
+      this.scan.nested.push({
+        loader: path,
+        at: payload.at,
+        length: payload.length,
+        head: payload.head,
+        ...(callee.k === "global" && args.total === 1 ? { importIndex: callee.importIndex } : {}),
+      });
+  }
+
+  private nestedLoadUse(index: number): { pushes: number; reads: number } {
+    const record = this.scan.imports[index]!;
+    record.nestedLoads ??= { pushes: 0, reads: 0 };
+    return record.nestedLoads;
   }
 
   /** A value that is a module-level object: mutating it changes the loader's process for everyone. */
@@ -1127,11 +1150,16 @@ function isGetattr(path: string): boolean {
  * (NEWOBJ/OBJ/INST, or copyreg._reconstructor(cls, object, …) under protocols 0–1) and the name is a whole
  * constant that is not a dunder. Anything else (a module, a global, a computed name) is not a bound-method fetch.
  */
-function boundMethodFetch(args: Value): { cls: string; method: string } | undefined {
+function boundMethodFetch(args: Value): { cls: string; method: string; onClass?: boolean } | undefined {
   if (args.k !== "tuple" || args.total !== 2) return undefined;
   const [instance, nameValue] = args.items;
   const method = constString(nameValue);
-  if (!method || DUNDER.test(method) || !/^[A-Za-z_]\w*$/.test(method) || instance?.k !== "call") return undefined;
+  if (!method || !/^[A-Za-z_]\w*$/.test(method)) return undefined;
+  // getattr(<a global>, 'name'): protocols 2–3 spell a class's own function (`interp1d._call_linear_np`, the
+  // `cls.__new__` of keyword construction) this way. Only listed pairs are accepted, so `__new__` may pass here.
+  if (instance?.k === "global" && (!DUNDER.test(method) || method === "__new__"))
+    return { cls: `${instance.module}.${instance.name}`, method, onClass: true };
+  if (DUNDER.test(method) || instance?.k !== "call") return undefined;
   if (instance.resolved) return undefined;
   let cls: Value | undefined;
   if (INSTANCE_OPCODES.has(instance.opcode)) cls = instance.callee;

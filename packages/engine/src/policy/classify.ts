@@ -55,18 +55,18 @@ export class Classifier {
   }
 
   /**
-   * The verdict for a `getattr` whose every use fetched a bound method from an instance: Pass when each
-   * (class, method) pair is allowed, Warning when a pair is unlisted, undefined (keep getattr's own verdict)
-   * when a class is not itself allowed.
+   * The verdict for a `getattr` whose every use fetched a function by a constant name: from an instance (a bound
+   * method) or from a global (a class's own function, as protocols 2–3 spell `interp1d._call_linear_np` or a
+   * keyword-construction `cls.__new__`). Pass when each (class, method) pair is allowed. An unlisted pair is Warning
+   * on an instance; on a global it keeps getattr's own verdict (undefined), as does a class that is not allowed.
    */
-  boundMethods(pairs: ReadonlyArray<{ cls: string; method: string }>): Verdict | undefined {
+  boundMethods(pairs: ReadonlyArray<{ cls: string; method: string; onClass?: boolean }>): Verdict | undefined {
     let worst: Verdict | undefined;
-    for (const { cls, method } of pairs) {
+    for (const { cls, method, onClass } of pairs) {
       const dot = cls.lastIndexOf(".");
       if (dot < 0 || this.classify(cls.slice(0, dot), cls.slice(dot + 1)).severity !== 1) return undefined;
-      const rule =
-        this.pack.boundMethods.get(`${this.normalize(cls)}\0${method}`) ??
-        this.pack.boundMethods.get(`${cls}\0${method}`);
+      const rule = this.boundMethodRule(cls, method);
+      if (!rule && onClass) return undefined;
       const path = `${cls}.${method}`;
       const verdict: Verdict = rule
         ? { severity: 1, matchedPath: path, reason: rule.reason, references: [] }
@@ -81,15 +81,38 @@ export class Classifier {
     return worst;
   }
 
+  private boundMethodRule(cls: string, method: string) {
+    return (
+      this.pack.boundMethods.get(`${this.normalize(cls)}\0${method}`) ?? this.pack.boundMethods.get(`${cls}\0${method}`)
+    );
+  }
+
   /** The verdict for an import of `name` from `module` (name may be dotted). */
   classify(module: string, name: string): Verdict {
     const key = `${module}\0${name}`;
     let verdict = this.cache.get(key);
     if (!verdict) {
       verdict = this.decide(this.candidates(module, name));
+      if (verdict.severity === 2 && !verdict.rule) verdict = this.listedMethod(module, name) ?? verdict;
       if (this.cache.size < 100_000) this.cache.set(key, verdict);
     }
     return verdict;
+  }
+
+  /**
+   * `module.Class.method` named directly (a protocol 4 STACK_GLOBAL of a qualified name, or what getattr on the
+   * class resolves to): Pass when the class is allowed and the (class, method) pair is on the allow list.
+   */
+  private listedMethod(module: string, name: string): Verdict | undefined {
+    const path = `${module}.${name}`;
+    const dot = path.lastIndexOf(".");
+    const cls = path.slice(0, dot);
+    const method = path.slice(dot + 1);
+    const rule = this.boundMethodRule(cls, method);
+    const clsDot = cls.lastIndexOf(".");
+    if (!rule || clsDot < 0 || this.classify(cls.slice(0, clsDot), cls.slice(clsDot + 1)).severity !== 1)
+      return undefined;
+    return { severity: 1, matchedPath: path, reason: rule.reason, references: [] };
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { FileInventory } from "../inventory.js";
 import type { FileSecurityReport, IndicatorFinding, Location, UnsafeDependency } from "../report/types.js";
-import type { Classifier } from "./classify.js";
+import type { Classifier, Verdict } from "./classify.js";
 import type { Severity } from "./rules.js";
 
 const MAX_LOCATIONS = 8;
@@ -10,7 +10,10 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
   const dependencies = new Map<string, UnsafeDependency>();
   let severity: Severity = 1;
   for (const imp of inventory.imports) {
-    const verdict = boundMethodVerdict(imp, classifier) ?? classifier.classify(imp.module, imp.name);
+    const verdict =
+      nestedLoadVerdict(imp, classifier.classify(imp.module, imp.name)) ??
+      boundMethodVerdict(imp, classifier) ??
+      classifier.classify(imp.module, imp.name);
     if (verdict.severity === 1) continue;
     severity = Math.max(severity, verdict.severity) as Severity;
     const key = `${imp.module}\0${imp.name}`;
@@ -73,6 +76,23 @@ function boundMethodVerdict(imp: FileInventory["imports"][number], classifier: C
   const use = imp.boundMethods;
   if (!use || use.pushes === 0 || use.fetches !== use.pushes || use.pairs.length === 0) return undefined;
   return classifier.boundMethods(use.pairs);
+}
+
+/**
+ * A nested-pickle loader that only a Warning rule covers (`torch.storage._load_from_bytes`, which torch pickles
+ * every CPU tensor through) is Pass when every push of it was a call with a literal byte payload: those bytes are
+ * read as a nested file and judged by their own content. A payload the scan cannot read (a computed value, or the
+ * loader passed on to something else) keeps the Warning. Denied loaders stay denied.
+ */
+function nestedLoadVerdict(imp: FileInventory["imports"][number], verdict: Verdict): Verdict | undefined {
+  const use = imp.nestedLoads;
+  if (verdict.severity !== 2 || !verdict.rule || !use || use.pushes === 0 || use.reads !== use.pushes) return undefined;
+  return {
+    severity: 1,
+    matchedPath: verdict.matchedPath,
+    reason: `${imp.module}.${imp.name} loads a nested pickle; every payload it is given is a literal the scan reads as a nested file and judges by its content.`,
+    references: verdict.references,
+  };
 }
 
 function addLocation(list: Location[], location: Location): void {

@@ -43,13 +43,30 @@ function importDoc(rule: Rule): RuleDoc {
     kind: "import",
     severity: rule.severity,
     reason: rule.reason,
-    references: rule.references,
+    references: citedReferences(rule.references),
     match: rule.match,
   };
 }
 
 function indicatorDoc(rule: IndicatorRule): RuleDoc {
-  return { id: rule.id, kind: "indicator", severity: rule.severity, reason: rule.reason, references: rule.references };
+  return {
+    id: rule.id,
+    kind: "indicator",
+    severity: rule.severity,
+    reason: rule.reason,
+    references: citedReferences(rule.references),
+  };
+}
+
+/**
+ * Source files of other scanners, kept in the pack as provenance of a name (where the list came from), are not
+ * something a reader of a finding can act on: a rule's page cites advisories, CVEs, issues and format documentation.
+ */
+const SCANNER_SOURCES =
+  /^https:\/\/github\.com\/(promptfoo\/modelaudit|trailofbits\/fickling|mmaitre314\/picklescan|protectai\/modelscan)(\/(blob|tree)\/|\/?$)/;
+
+export function citedReferences(references: string[]): string[] {
+  return references.filter((url) => !SCANNER_SOURCES.test(url));
 }
 
 /** The Markdown page of a rule: severity, reason, what it matches, an example finding and its references. */
@@ -69,7 +86,8 @@ export function renderRuleDoc(doc: RuleDoc, packVersion: string): string {
   return lines.join("\n");
 }
 
-function matchMeaning(match: string): string {
+/** What an import rule's pattern matches, in words. */
+export function matchMeaning(match: string): string {
   if (match.startsWith("**.")) return `any import whose dotted path has the component \`${match.slice(3)}\`.`;
   if (match.endsWith(".*")) return `the module \`${match.slice(0, -2)}\` and everything under it.`;
   return "exactly this module.name.";

@@ -281,7 +281,9 @@ function validateBoundMethod(raw: unknown, source: string): BoundMethodRule {
   const where = `${source}: bound method ${JSON.stringify(r?.id ?? raw)}`;
   if (!r || typeof r.id !== "string" || typeof r.class !== "string" || typeof r.method !== "string")
     throw new RulesError(`${where} needs "id", "class" and "method"`);
-  if (/^__.*__$/.test(r.method)) throw new RulesError(`${where}: dunder methods cannot be allowed`);
+  // `__new__` of an allowed class is its constructor (what NEWOBJ calls); every other dunder reaches internals.
+  if (/^__.*__$/.test(r.method) && r.method !== "__new__")
+    throw new RulesError(`${where}: dunder methods other than __new__ cannot be allowed`);
   return { id: r.id, class: r.class, method: r.method, reason: String(r.reason ?? "") };
 }
 

@@ -202,6 +202,28 @@ const ScanReport = Type.Object(
   { ...open, description: "the engine's JSON result (README)" },
 );
 
+/** One start of a scan: a scan whose worker died shows two or more. */
+export const ScanAttempt = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    started_at: Timestamp,
+    ended_at: Nullable(Timestamp),
+    outcome: Type.Union(
+      [
+        Type.Literal("running"),
+        Type.Literal("succeeded"),
+        Type.Literal("failed"),
+        Type.Literal("interrupted"),
+        Type.Literal("crashed"),
+      ],
+      { description: "interrupted: its worker died or stopped; crashed: its scan process died" },
+    ),
+    reason: Nullable(Type.String()),
+    worker: Type.Optional(Type.String({ description: "host:pid:id of the worker process; admin keys only" })),
+  },
+  closed,
+);
+
 export const FileScan = Type.Object(
   {
     file_scan_id: Uuid,
@@ -230,6 +252,7 @@ export const FileScan = Type.Object(
     rules_outdated: Type.Boolean(),
     commit: Nullable(Type.String()),
     result: Type.Optional(ScanReport),
+    attempts: Type.Optional(Type.Array(ScanAttempt, { description: "GET /file-scans/{id} only, oldest first" })),
   },
   closed,
 );
@@ -346,10 +369,20 @@ export const RuleEntry = Type.Object(
     id: Type.String(),
     kind: Type.Union([Type.Literal("import"), Type.Literal("indicator")]),
     match: Type.Optional(Type.String({ description: "import rules: the dotted path pattern" })),
+    match_meaning: Type.Optional(Type.String({ description: "import rules: what the pattern matches, in words" })),
     severity: SeverityValue,
     severity_label: Type.String(),
     reason: Type.String(),
     references: Type.Array(Type.String(), { description: "advisories, CVEs and format documentation" }),
+  },
+  closed,
+);
+export const RuleDetail = Type.Object(
+  {
+    ...RuleEntry.properties,
+    explanation: Type.String({
+      description: "the rule's page as Markdown, as `modelvet rules explain <id>` prints it",
+    }),
   },
   closed,
 );

@@ -5,6 +5,7 @@ import type { SecretBox } from "../security/secret-box.js";
 import { hubTokenOf } from "../store/integrations.js";
 import {
   endAttempt,
+  HANDED_BACK,
   heartbeat,
   loadScanJob,
   markQueued,
@@ -116,7 +117,7 @@ export class ScanRunner {
       const outcome = await this.scan(scan, ram, token, signal).catch(async (e: unknown) => {
         if (e instanceof JobAbortedError) {
           await markQueued(db, scan.id).catch(() => undefined);
-          await endAttempt(db, scan.id, attempt, "handed back: the worker was stopping").catch(() => undefined);
+          await endAttempt(db, scan.id, attempt, HANDED_BACK).catch(() => undefined);
         }
         throw e;
       });

@@ -82,7 +82,7 @@ export async function markRunning(
     // An earlier attempt still open had its worker die under it (killed, lost its lease or heartbeat).
     await trx
       .updateTable("file_scan_attempts")
-      .set({ finished_at: startedAt, outcome: "its worker stopped before finishing" })
+      .set({ finished_at: startedAt, outcome: WORKER_LOST })
       .where("file_scan_id", "=", id)
       .where("finished_at", "is", null)
       .execute();
@@ -104,9 +104,56 @@ export async function endAttempt(db: Kysely<Database>, id: string, attempt: numb
     .execute();
 }
 
-/** The attempt history of a scan, oldest first. */
-export async function listAttempts(db: Kysely<Database>, id: string): Promise<Database["file_scan_attempts"][]> {
-  return db.selectFrom("file_scan_attempts").selectAll().where("file_scan_id", "=", id).orderBy("attempt").execute();
+/** How an attempt ended when its worker died under it (closed by the next start). */
+export const WORKER_LOST = "its worker stopped before finishing";
+/** How an attempt ended when its stopping worker handed the job back. */
+export const HANDED_BACK = "handed back: the worker was stopping";
+
+export interface AttemptView {
+  attempt: number;
+  started_at: string;
+  ended_at: string | null;
+  outcome: "running" | "succeeded" | "failed" | "interrupted" | "crashed";
+  reason: string | null;
+  worker?: string;
+}
+
+/** The attempt history of a scan, oldest first; `withWorker` names the worker processes (operators only). */
+export async function listAttempts(
+  db: Kysely<Database>,
+  scan: { id: string; status: string; attempts: number },
+  withWorker: boolean,
+): Promise<AttemptView[]> {
+  const rows = await db
+    .selectFrom("file_scan_attempts")
+    .selectAll()
+    .where("file_scan_id", "=", scan.id)
+    .orderBy("attempt")
+    .execute();
+  return rows.map((row) => ({
+    attempt: Number(row.attempt),
+    started_at: row.started_at,
+    ended_at: row.finished_at,
+    ...attemptOutcome(row, scan),
+    ...(withWorker ? { worker: row.worker } : {}),
+  }));
+}
+
+/** The stored outcome is "succeeded", "failed", an interruption or the scan process's cause of death. */
+function attemptOutcome(
+  row: Database["file_scan_attempts"],
+  scan: { status: string; attempts: number },
+): Pick<AttemptView, "outcome" | "reason"> {
+  if (row.outcome === null) {
+    // Still open: running if it is the current start of a running scan, else its worker died and no one has
+    // started the scan again yet.
+    const current = scan.status === "running" && Number(row.attempt) === Number(scan.attempts);
+    return current ? { outcome: "running", reason: null } : { outcome: "interrupted", reason: WORKER_LOST };
+  }
+  if (row.outcome === "succeeded" || row.outcome === "failed") return { outcome: row.outcome, reason: null };
+  if (row.outcome === WORKER_LOST || row.outcome === HANDED_BACK)
+    return { outcome: "interrupted", reason: row.outcome };
+  return { outcome: "crashed", reason: row.outcome };
 }
 
 /** Counts a dead scan process before anything else happens, so a restart sees it (poison jobs). */

@@ -1,11 +1,16 @@
 import { getApiKey } from "./session";
 import type {
+  ApiKey,
+  ApiKeyInfo,
   FileScan,
   Integration,
   IntegrationField,
   Model,
   Project,
+  ReportFormat,
+  RuleDetail,
   RulesInfo,
+  ServerSettings,
   Workspace,
   WorkspaceSummary,
 } from "./types";
@@ -109,7 +114,56 @@ export const api = {
     request<FileScan>("POST", "/file-scans", { model_id: modelId, project_id: projectId }),
   rejudge: (fileScanId: string) => request<FileScan>("POST", `/file-scans/${id(fileScanId)}/rejudge`),
   rules: () => request<RulesInfo>("GET", "/rules"),
+  rule: (ruleId: string) => request<RuleDetail>("GET", `/rules/${id(ruleId)}`),
+  settings: () => request<ServerSettings>("GET", "/settings"),
+
+  // Manage: rename, edit, delete; API keys.
+  renameWorkspace: (workspaceId: string, name: string) =>
+    request<Workspace>("PATCH", `/workspaces/${id(workspaceId)}`, { name }),
+  deleteWorkspace: (workspaceId: string) => request<void>("DELETE", `/workspaces/${id(workspaceId)}`),
+  apiKeys: (workspaceId: string) =>
+    request<{ api_keys: ApiKeyInfo[] }>("GET", `/workspaces/${id(workspaceId)}/api-keys`),
+  createApiKey: (workspaceId: string, name: string) =>
+    request<ApiKey>("POST", `/workspaces/${id(workspaceId)}/api-keys`, { name }),
+  revokeApiKey: (workspaceId: string, keyId: string) =>
+    request<void>("DELETE", `/workspaces/${id(workspaceId)}/api-keys/${id(keyId)}`),
+  updateProject: (projectId: string, changes: { name?: string; description?: string }) =>
+    request<Project>("PATCH", `/projects/${id(projectId)}`, changes),
+  deleteProject: (projectId: string) => request<void>("DELETE", `/projects/${id(projectId)}`),
+  updateModel: (modelId: string, changes: { name?: string; revision?: string; integration_id?: string | null }) =>
+    request<Model>("PATCH", `/models/${id(modelId)}`, changes),
+  deleteModel: (modelId: string, keepHistory: boolean) =>
+    request<void>("DELETE", `/models/${id(modelId)}${keepHistory ? "?keep_history=true" : ""}`),
+  updateIntegration: (integrationId: string, changes: { name?: string; integration_schema?: IntegrationField[] }) =>
+    request<Integration>("PATCH", `/integrations/${id(integrationId)}`, changes),
+  deleteIntegration: (integrationId: string) => request<void>("DELETE", `/integrations/${id(integrationId)}`),
 };
+
+/**
+ * Downloads a scan's report in a format: fetched with the session's key (a plain link cannot send it), then saved
+ * under the server's file name through a temporary object URL.
+ */
+export async function downloadReport(fileScanId: string, format: ReportFormat): Promise<void> {
+  const key = getApiKey();
+  const response = await fetch(`${BASE}/file-scans/${id(fileScanId)}/report?format=${format}`, {
+    headers: key ? { Authorization: `Bearer ${key}` } : {},
+  }).catch(() => {
+    throw new ApiError(0, "NetworkError", "The modelvet server could not be reached. Check that it is running.");
+  });
+  if (!response.ok) {
+    const err = (parseJson(await response.text()) ?? {}) as { error?: string; message?: string };
+    throw new ApiError(response.status, err.error ?? `HTTP${response.status}`, err.message ?? "The download failed.");
+  }
+  const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1];
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name ?? `modelvet-${fileScanId}.${format === "cyclonedx" ? "cdx.json" : format}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 
 /** Query keys in one place, so a mutation invalidates exactly what it changed. */
 export const keys = {
@@ -122,4 +176,7 @@ export const keys = {
   fileScans: (modelId: string) => ["fileScans", modelId] as const,
   fileScan: (fileScanId: string) => ["fileScan", fileScanId] as const,
   rules: ["rules"] as const,
+  rule: (ruleId: string) => ["rule", ruleId] as const,
+  settings: ["settings"] as const,
+  apiKeys: (workspaceId: string) => ["apiKeys", workspaceId] as const,
 };

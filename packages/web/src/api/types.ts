@@ -1,5 +1,7 @@
 // The API's shapes (docs/API.md) come from the TypeScript SDK: the UI is one more client of the same contract.
 export type {
+  ApiKey,
+  ApiKeyInfo,
   FileScan,
   FileSecurityReport,
   IndicatorFinding,
@@ -8,10 +10,14 @@ export type {
   Location,
   Model,
   Project,
+  ReportFormat,
+  RuleDetail,
+  RuleEntry,
   RulesInfo,
   ScannedFile,
   ScanReport,
   ScanStatus,
+  ServerSettings,
   Sensitivity,
   Severity,
   SeverityCounts,

@@ -17,7 +17,8 @@ export function Trail({
   projectId?: string;
   /** Adds the project's Model Registry step (on a model's page). */
   registry?: boolean;
-  current: string;
+  /** The page itself, unlinked; left out where the page's heading and sub-navigation already name it. */
+  current?: string;
 }) {
   const workspace = useQuery({
     queryKey: keys.workspace(workspaceId ?? ""),
@@ -58,7 +59,7 @@ export function Trail({
             </Link>
           </li>
         )}
-        <li aria-current="page">{current}</li>
+        {current && <li aria-current="page">{current}</li>}
       </ol>
     </nav>
   );

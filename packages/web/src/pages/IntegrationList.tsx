@@ -1,5 +1,6 @@
 import type { Integration } from "../api/types";
 import { Time } from "../components/Time";
+import { IntegrationEdit } from "./manage/IntegrationEdit";
 
 /** Integrations with their fields. A SECRET field shows that it is set, never a value (the server sends none). */
 export function IntegrationList({ integrations }: { integrations: Integration[] }) {
@@ -31,6 +32,7 @@ export function IntegrationList({ integrations }: { integrations: Integration[] 
                 </div>
               ))}
             </dl>
+            <IntegrationEdit key={JSON.stringify(integration)} integration={integration} />
           </article>
         </li>
       ))}

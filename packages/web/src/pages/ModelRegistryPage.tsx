@@ -17,7 +17,8 @@ export function ModelRegistryPage({ projectId }: { projectId: string }) {
   const p = project.data;
   return (
     <>
-      <Trail workspaceId={p?.workspace_id} projectId={projectId} current="Model Registry" />
+      {/* The heading and the project's tabs say "Model Registry"; the trail stops at the project. */}
+      <Trail workspaceId={p?.workspace_id} projectId={projectId} />
       <PageHeading title="Model Registry">{p ? `Models of ${p.name}` : undefined}</PageHeading>
       <ProjectNav projectId={projectId} />
       <ErrorNotice error={project.error ?? models.error} title="Could not load the models" />

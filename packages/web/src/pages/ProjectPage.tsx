@@ -1,5 +1,5 @@
-import { useQuery } from "@tanstack/react-query";
-import { Link } from "@tanstack/react-router";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useNavigate } from "@tanstack/react-router";
 import { api, keys } from "../api/client";
 import type { Model } from "../api/types";
 import { ErrorNotice } from "../components/ErrorNotice";
@@ -7,10 +7,14 @@ import { PageHeading } from "../components/PageHeading";
 import { ProjectNav } from "../components/ProjectNav";
 import { SeverityCounts } from "../components/SeverityCounts";
 import { ScanBadge } from "../components/SeverityBadge";
+import { DeleteButton } from "../components/DeleteButton";
 import { Trail } from "../components/Trail";
+import { EditForm } from "./manage/EditForm";
 
 /** A project's overview: how its models stand, and which ones need a reviewer first. */
 export function ProjectPage({ projectId }: { projectId: string }) {
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
   const project = useQuery({ queryKey: keys.project(projectId), queryFn: () => api.project(projectId) });
   const models = useQuery({ queryKey: keys.models(projectId), queryFn: () => api.models(projectId) });
   const p = project.data;
@@ -32,6 +36,36 @@ export function ProjectPage({ projectId }: { projectId: string }) {
         <ErrorNotice error={models.error} title="Could not load the models" />
         {models.data && <Attention models={models.data.models} projectId={projectId} />}
       </section>
+      {p && (
+        <section aria-labelledby="manage-project" className="manage">
+          <h2 id="manage-project">Project settings</h2>
+          <EditForm
+            key={`${p.name}\n${p.description}`}
+            title="Edit project"
+            fields={[
+              { key: "name", label: "Project name", value: p.name, required: true },
+              { key: "description", label: "Description", value: p.description ?? "", maxLength: 2000 },
+            ]}
+            onSave={async (changes) => {
+              await api.updateProject(projectId, changes);
+              await Promise.all([
+                queryClient.invalidateQueries({ queryKey: keys.project(projectId) }),
+                queryClient.invalidateQueries({ queryKey: keys.workspace(p.workspace_id) }),
+              ]);
+            }}
+          />
+          <DeleteButton
+            what={`project ${p.name}`}
+            consequence="Its models and all their scans are deleted too."
+            onDelete={() => api.deleteProject(projectId)}
+            onDeleted={async () => {
+              queryClient.removeQueries({ queryKey: keys.project(projectId) });
+              await queryClient.invalidateQueries({ queryKey: keys.workspace(p.workspace_id) });
+              await navigate({ to: "/workspaces/$workspaceId", params: { workspaceId: p.workspace_id } });
+            }}
+          />
+        </section>
+      )}
     </>
   );
 }

@@ -8,11 +8,16 @@ import { PageHeading } from "../components/PageHeading";
 import { TextField } from "../components/TextField";
 import { Time } from "../components/Time";
 import { Trail } from "../components/Trail";
+import { DeleteButton } from "../components/DeleteButton";
 import { IntegrationForm } from "./IntegrationForm";
+import { ApiKeys } from "./manage/ApiKeys";
+import { EditForm } from "./manage/EditForm";
 import { IntegrationList } from "./IntegrationList";
 
 /** A workspace's summary: its projects with models counted by latest severity, and its integrations. */
 export function WorkspacePage({ workspaceId }: { workspaceId: string }) {
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
   const summary = useQuery({ queryKey: keys.workspace(workspaceId), queryFn: () => api.workspace(workspaceId) });
   const ws = summary.data;
   return (
@@ -42,6 +47,32 @@ export function WorkspacePage({ workspaceId }: { workspaceId: string }) {
             </p>
             <IntegrationList integrations={ws.integrations} />
             <IntegrationForm workspaceId={workspaceId} />
+          </section>
+          <ApiKeys workspaceId={workspaceId} />
+          <section aria-labelledby="manage-workspace" className="manage">
+            <h2 id="manage-workspace">Workspace settings</h2>
+            <EditForm
+              key={ws.name}
+              title="Rename workspace"
+              fields={[{ key: "name", label: "Workspace name", value: ws.name, required: true }]}
+              onSave={async (changes) => {
+                await api.renameWorkspace(workspaceId, changes.name!);
+                await Promise.all([
+                  queryClient.invalidateQueries({ queryKey: keys.workspace(workspaceId) }),
+                  queryClient.invalidateQueries({ queryKey: keys.workspaces }),
+                ]);
+              }}
+            />
+            <DeleteButton
+              what={`workspace ${ws.name}`}
+              consequence="Its projects, models, scans, integrations and API keys are deleted too. Only an admin key can do this."
+              onDelete={() => api.deleteWorkspace(workspaceId)}
+              onDeleted={async () => {
+                queryClient.removeQueries({ queryKey: keys.workspace(workspaceId) });
+                await queryClient.invalidateQueries({ queryKey: keys.workspaces });
+                await navigate({ to: "/workspaces" });
+              }}
+            />
           </section>
         </>
       )}

@@ -14,7 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const WEB_DIST = resolve(here, "../../dist");
 export const SCREENSHOTS = resolve(here, "../../../../test-output/screenshots");
 
-export const LAPTOP = { width: 1280, height: 800 };
+export const LAPTOP = { width: 1366, height: 768 };
 export const PHONE = { width: 390, height: 844 };
 
 export interface Browser {

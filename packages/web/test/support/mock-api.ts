@@ -55,6 +55,22 @@ export class MockApi {
     const now = () => new Date().toISOString();
 
     if (route === "GET /rules") return send(200, { version: this.rulesVersion, rules: 120, indicators: 30 });
+    if (route === "GET /settings")
+      return send(200, { hub_endpoint: "https://huggingface.co", rules_version: this.rulesVersion });
+    if ((hit = m(/^GET \/rules\/([^/]+)$/))) {
+      if (hit[1] !== "deny-os") return notFound();
+      return send(200, {
+        id: "deny-os",
+        kind: "import",
+        match: "os.*",
+        match_meaning: "the module `os` and everything under it.",
+        severity: 3,
+        severity_label: "Alert",
+        reason: "Gives direct access to the operating system: runs shell commands.",
+        references: ["https://docs.python.org/3/library/os.html", "javascript:alert(1)"],
+        explanation: "# deny-os\n",
+      });
+    }
     if (route === "GET /workspaces") return send(200, { workspaces: [...this.workspaces.values()] });
     if (route === "POST /workspaces") {
       const w = { workspace_id: randomUUID(), name: String(body.name), created_at: now() };

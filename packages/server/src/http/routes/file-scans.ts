@@ -3,7 +3,7 @@ import { rejudgeReport } from "@modelvet/engine";
 import { Type } from "typebox";
 import { InvalidRequestError } from "../../store/common.js";
 import { createFileScan, getFileScanRow, listFileScans, toFileScan } from "../../store/file-scans.js";
-import { loadForRejudge, saveFailure, saveRejudged } from "../../store/scan-jobs.js";
+import { listAttempts, loadForRejudge, saveFailure, saveRejudged } from "../../store/scan-jobs.js";
 import { scopeOf } from "../auth.js";
 import { errorResponses, FileScan, params, StartScanBody, VerboseQuery } from "../schemas.js";
 import type { Services } from "../services.js";
@@ -45,16 +45,19 @@ export const fileScanRoutes: FastifyPluginCallbackTypebox<{ services: Services }
     {
       schema: {
         tags: ["file scans"],
-        summary: "A file scan's status, progress and (verbose) result",
+        summary: "A file scan's status, progress, attempt history and (verbose) result",
         params: params.fileScan,
         querystring: VerboseQuery,
         response: { 200: FileScan, ...errorResponses },
       },
     },
     async (request) => {
-      const row = await getFileScanRow(db, scopeOf(request), request.params.file_scan_id);
+      const scope = scopeOf(request);
+      const row = await getFileScanRow(db, scope, request.params.file_scan_id);
       const verbose = request.query.verbose === "true" || request.query.verbose === "1";
-      return toFileScan(row, rulesVersion, verbose);
+      // Which worker process ran it is the operator's business, not a workspace's.
+      const attempts = await listAttempts(db, row, scope.admin);
+      return { ...toFileScan(row, rulesVersion, verbose), attempts };
     },
   );
 

@@ -1,12 +1,21 @@
 import { readFileSync } from "node:fs";
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import { SEVERITY_LABELS, toSarif, type Classifier, type ScanReport } from "@modelvet/engine";
+import {
+  citedReferences,
+  findRuleDoc,
+  matchMeaning,
+  renderRuleDoc,
+  SEVERITY_LABELS,
+  toCycloneDx,
+  toSarif,
+  type Classifier,
+  type ScanReport,
+} from "@modelvet/engine";
 import { Type, type Static } from "typebox";
 import { InvalidRequestError, NotFoundError } from "../../store/common.js";
 import { getFileScanRow } from "../../store/file-scans.js";
 import { scopeOf } from "../auth.js";
-import { sendError } from "../errors.js";
-import { errorResponses, params, ReportQuery, RuleEntry, RuleList, ruleParams } from "../schemas.js";
+import { errorResponses, params, ReportQuery, RuleDetail, RuleEntry, RuleList, ruleParams } from "../schemas.js";
 import type { Services } from "../services.js";
 
 type Entry = Static<typeof RuleEntry>;
@@ -16,14 +25,11 @@ const VERSION = (
   JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }
 ).version;
 
-/**
- * Report exports by format. CycloneDX is not produced by the engine yet: the route answers 501 until an engine
- * export exists, at which point its entry here becomes `cyclonedx: (report) => toCycloneDx(report, VERSION)`.
- */
-const EXPORTS: Record<"json" | "sarif" | "cyclonedx", ((report: ScanReport) => unknown) | undefined> = {
-  json: (report) => report,
-  sarif: (report) => toSarif(report, VERSION),
-  cyclonedx: undefined,
+/** Report exports by format, each as the JSON text of the download (the CycloneDX writer validates its BOM). */
+const EXPORTS: Record<"json" | "sarif" | "cyclonedx", (report: ScanReport) => Promise<string>> = {
+  json: async (report) => JSON.stringify(report, null, 2),
+  sarif: async (report) => JSON.stringify(toSarif(report, VERSION), null, 2),
+  cyclonedx: (report) => toCycloneDx(report, VERSION),
 };
 const MEDIA_TYPES = {
   json: "application/json",
@@ -38,10 +44,11 @@ function ruleEntries(classifier: Classifier): Entry[] {
     id: r.id,
     kind: "import",
     match: r.match,
+    match_meaning: matchMeaning(r.match),
     severity: r.severity,
     severity_label: SEVERITY_LABELS[r.severity],
     reason: r.reason,
-    references: r.references,
+    references: citedReferences(r.references),
   }));
   const indicators = [...pack.indicators.values()].map((r): Entry => ({
     id: r.id,
@@ -49,7 +56,7 @@ function ruleEntries(classifier: Classifier): Entry[] {
     severity: r.severity,
     severity_label: SEVERITY_LABELS[r.severity],
     reason: r.reason,
-    references: r.references,
+    references: citedReferences(r.references),
   }));
   return [...imports, ...indicators];
 }
@@ -84,13 +91,18 @@ export const reportRoutes: FastifyPluginCallbackTypebox<{ services: Services }> 
         tags: ["rules"],
         summary: "One rule: what it matches, its severity, reason and references",
         params: ruleParams,
-        response: { 200: RuleEntry, ...errorResponses },
+        response: { 200: RuleDetail, ...errorResponses },
       },
     },
     (request) => {
-      const entry = byId.get(request.params.rule_id);
-      if (!entry) throw new NotFoundError(`rule ${request.params.rule_id} is not in rules pack ${classifier.version}`);
-      return entry;
+      const id = request.params.rule_id;
+      // `unlisted` (no rule matched an import) is documented but is no entry of the pack.
+      const doc = findRuleDoc(classifier.pack, id);
+      const entry = byId.get(id) ?? (doc && { ...doc, severity_label: SEVERITY_LABELS[doc.severity] });
+      if (!entry) throw new NotFoundError(`rule ${id} is not in rules pack ${classifier.version}`);
+      // The page `modelvet rules explain <id>` prints, for allow rules too (they have no docs/rules page).
+      const explanation = renderRuleDoc(doc ?? { ...entry }, classifier.version);
+      return { ...entry, explanation };
     },
   );
 
@@ -112,10 +124,7 @@ export const reportRoutes: FastifyPluginCallbackTypebox<{ services: Services }> 
         throw new InvalidRequestError(
           `file scan ${row.id} is ${row.status} and has no report; only a succeeded scan has`,
         );
-      const exporter = EXPORTS[format];
-      if (!exporter)
-        return sendError(reply, 501, `this server cannot export ${format} yet; download json or sarif instead`);
-      const body = JSON.stringify(exporter(JSON.parse(row.result) as ScanReport), null, 2);
+      const body = await EXPORTS[format](JSON.parse(row.result) as ScanReport);
       return reply
         .type(MEDIA_TYPES[format])
         .header("content-disposition", `attachment; filename="modelvet-${row.id}.${EXTENSIONS[format]}"`)

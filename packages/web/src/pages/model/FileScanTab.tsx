@@ -6,7 +6,9 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { severityWord } from "../../components/SeverityBadge";
 import { Time } from "../../components/Time";
 import { EarlierScans } from "./EarlierScans";
-import { FileReports } from "./FileReports";
+import { ExportButtons } from "./ExportButtons";
+import { FilesTable } from "./FilesTable";
+import { Findings } from "./Findings";
 import { ScanProgress } from "./ScanProgress";
 import { Verdict } from "./Verdict";
 import { isActive, refreshAfterScan } from "./scan-state";
@@ -19,6 +21,9 @@ export function FileScanTab({ model }: { model: Model }) {
   const queryClient = useQueryClient();
   const scans = useQuery({ queryKey: keys.fileScans(model.model_id), queryFn: () => api.fileScans(model.model_id) });
   const rules = useQuery({ queryKey: keys.rules, queryFn: api.rules, staleTime: 60_000 });
+  const settings = useQuery({ queryKey: keys.settings, queryFn: api.settings, staleTime: Infinity });
+  const hubEndpoint = settings.data?.hub_endpoint;
+  const repo = model.model_config.hugging_face.model_uri;
   // Scans seen to end here; until the refreshed list arrives it may still call them queued.
   const [ended, setEnded] = useState<ReadonlySet<string>>(new Set());
   // Announced by a live region that is always in the page, so screen readers hear start and end.
@@ -80,31 +85,42 @@ export function FileScanTab({ model }: { model: Model }) {
       <ErrorNotice error={scans.error} title="Could not load the scans" />
       {scans.isPending && <p aria-busy="true">Loading scans…</p>}
       {scans.data && !newest && !watching && <p>This model has not been scanned yet. Run a file scan to check it.</p>}
-      {newest?.status === "failed" && <FailedScan scan={newest} />}
+      {newest?.status === "failed" && <FailedScan scan={newest} busy={busy} onRetry={() => !busy && start.mutate()} />}
       {verdict && (
         <>
           <Verdict scan={verdict} currentRules={rules.data?.version} earlier={verdict !== newest} />
-          <FileReports report={verdict.result} />
+          <ExportButtons scanId={verdict.file_scan_id} />
+          {verdict.result && (
+            <FilesTable report={verdict.result} repo={repo} commit={verdict.commit} hubEndpoint={hubEndpoint} />
+          )}
+          <Findings report={verdict.result} repo={repo} commit={verdict.commit} hubEndpoint={hubEndpoint} />
         </>
       )}
-      {scans.data && finished.length > 0 && (
-        // Everything not already shown above (the verdict, and the newest scan if it failed).
-        <EarlierScans scans={finished.filter((s) => s !== verdict && !(s === newest && s.status === "failed"))} />
-      )}
+      {scans.data && finished.length > 0 && <EarlierScans scans={finished} repo={repo} hubEndpoint={hubEndpoint} />}
     </div>
   );
 }
 
 /** A failed scan with the server's reason (bad token, repository gone, a limit reached): what to fix, not a code. */
-function FailedScan({ scan }: { scan: FileScan }) {
+function FailedScan({ scan, busy, onRetry }: { scan: FileScan; busy: boolean; onRetry: () => void }) {
   return (
     <div className="notice notice-error" role="alert">
-      <h3>The latest file scan failed</h3>
+      <h3>
+        <span className="badge badge-failed">
+          <span aria-hidden="true">!</span> Scan failed
+        </span>{" "}
+        The latest file scan failed
+      </h3>
       <p>{scan.error ?? "The server gave no reason."}</p>
-      <small>
-        Started <Time iso={scan.started_at ?? scan.created_at} />, ended <Time iso={scan.finished_at} />. Fix the cause
-        and run the scan again.
-      </small>
+      <p>
+        <small>
+          Started <Time iso={scan.started_at ?? scan.created_at} />, ended <Time iso={scan.finished_at} />. Fix the
+          cause (a token, the revision) and retry.
+        </small>
+      </p>
+      <button type="button" aria-disabled={busy} aria-busy={busy} onClick={onRetry}>
+        Retry the scan
+      </button>
     </div>
   );
 }

@@ -8,6 +8,7 @@ import { ScanBadge } from "../../components/SeverityBadge";
 import { Tabs } from "../../components/Tabs";
 import { Time } from "../../components/Time";
 import { Trail } from "../../components/Trail";
+import { ModelManage } from "../manage/ModelManage";
 import { FileScanTab } from "./FileScanTab";
 
 export type ModelTab = "file-scan" | "details";
@@ -46,7 +47,14 @@ export function ModelPage({ modelId, tab }: { modelId: string; tab: ModelTab }) 
               void navigate({ to: "/models/$modelId", params: { modelId }, search: { tab: next }, replace: true })
             }
           >
-            {tab === "file-scan" ? <FileScanTab model={m} /> : <Details model={m} />}
+            {tab === "file-scan" ? (
+              <FileScanTab model={m} />
+            ) : (
+              <>
+                <Details model={m} />
+                <ModelManage key={JSON.stringify([m.name, m.model_config, m.integration_id])} model={m} />
+              </>
+            )}
           </Tabs>
         </>
       )}

@@ -36,6 +36,7 @@ export function ScanFacts({ scan }: { scan: FileScan }) {
           <dt>Files</dt>
           <dd>
             {plural(stats.files, "file")}, read {formatBytes(stats.bytes_read)} of {formatBytes(stats.bytes_total)}
+            {stats.cached_files ? ` (${stats.cached_files} from cache)` : ""}
           </dd>
         </div>
       )}

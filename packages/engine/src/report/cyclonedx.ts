@@ -1,5 +1,5 @@
 import { Enums, Models, Serialize, Spec, Validation } from "@cyclonedx/cyclonedx-library";
-import type { ScanReport, ScannedFile } from "@modelvet/engine";
+import type { ScanReport, ScannedFile } from "./types.js";
 
 const SEVERITY: Record<number, Enums.Vulnerability.Severity> = {
   2: Enums.Vulnerability.Severity.Medium,
