@@ -6,7 +6,13 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const BIN = join(ROOT, "packages", "cli", "bin", "modelvet.js");
-const HOOK = join(import.meta.dirname, "support", "report-loaded-modules.mjs");
+/** Preloaded with `--import`: on exit, prints the Node built-in modules the process loaded (process.moduleLoadList). */
+const HOOK =
+  "data:text/javascript," +
+  encodeURIComponent(
+    'process.on("exit", () => process.stderr.write("LOADED-BUILTINS " + JSON.stringify(process.moduleLoadList' +
+      '.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13))) + "\\n"));',
+  );
 
 /** A protocol-2 pickle of `{"a": [1, 2, 3]}`: the smallest real scan. */
 const TINY = Buffer.from("80027d710058010000006171015d7102284b014b024b0365732e", "hex");
@@ -27,7 +33,7 @@ describe("start-up loads only what the command uses", () => {
   it("a --no-cache JSON scan neither hashes nor spawns: no crypto, no child_process", () => {
     const run = scanWithHook("scan", tiny, "--format", "json", "--no-cache");
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).severity).toBe(1);
+    expect((JSON.parse(run.stdout) as { severity: number }).severity).toBe(1);
     expect(run.builtins).not.toContain("crypto");
     expect(run.builtins).not.toContain("child_process");
   });
@@ -35,7 +41,8 @@ describe("start-up loads only what the command uses", () => {
   it("the same scan with the cache hashes the file (crypto loads there, and only there)", () => {
     const run = scanWithHook("scan", tiny, "--format", "json", "--cache-dir", join(dir, "cache"));
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).scanned_files[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+    const report = JSON.parse(run.stdout) as { scanned_files: Array<{ sha256?: string }> };
+    expect(report.scanned_files[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(run.builtins).toContain("crypto");
   });
 
