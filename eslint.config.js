@@ -9,7 +9,15 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["*.js", "bench/*.mjs", "scripts/*.mjs", "tools/*/*.mjs", "packages/*/bin/*.js"],
+          allowDefaultProject: [
+            "*.js",
+            ".dependency-cruiser.cjs",
+            "bench/*.mjs",
+            "scripts/*.mjs",
+            "tools/*/*.mjs",
+            "packages/*/bin/*.js",
+            "packages/*/test/support/*.mjs",
+          ],
           // Scripts and tools outside the packages are plain .mjs files (type checking is off for them below).
           maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 64,
         },
@@ -32,7 +40,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/*.js", "**/*.mjs"],
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       globals: {
@@ -43,5 +51,10 @@ export default tseslint.config(
         performance: "readonly",
       },
     },
+  },
+  {
+    // CommonJS configuration files of tools (dependency-cruiser reads .dependency-cruiser.cjs).
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable" } },
   },
 );

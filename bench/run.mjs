@@ -350,6 +350,13 @@ function service() {
   for (const line of r.stdout.trim().split("\n")) if (line.startsWith("{")) record(JSON.parse(line));
 }
 
+// ---- 9. Scale-out fail-over after SIGKILL of a worker, and the per-scan cost of the scan child process ---------------
+function failover() {
+  const r = run(process.execPath, ["--import", "tsx", join(here, "failover.ts")]);
+  for (const line of r.stdout.trim().split("\n")) if (line.startsWith("{")) record(JSON.parse(line));
+  if (r.stderr.trim()) console.error(r.stderr.trim());
+}
+
 const context = { python, modelvet, work, run, record, measure, best, writeSparse };
 const cases = {
   startup: () => ratios.startup(context),
@@ -371,6 +378,7 @@ const cases = {
     gguf3g(32000);
   },
   service,
+  failover,
 };
 const args = process.argv.slice(2);
 const check = args.includes("--check");

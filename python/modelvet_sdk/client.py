@@ -158,6 +158,52 @@ class Client:
         """The server's rules pack: ``version``, ``rules`` and ``indicators`` counts."""
         return Record(self._http.request("GET", "/rules"))
 
+    # --- Continuous scanning: follow a revision, the workspace's follow settings, workspace custom rules ---
+
+    def follow_model(self, model_id: str) -> Model:
+        """Scans new commits of the model's branch or tag from now on (polling and Hub webhooks)."""
+        return Model(self._http.request("PATCH", f"/models/{_seg(model_id, 'model_id')}", {"follow": True}))
+
+    def unfollow_model(self, model_id: str) -> Model:
+        """Stops scanning new commits of the model; it stays registered with its history."""
+        return Model(self._http.request("PATCH", f"/models/{_seg(model_id, 'model_id')}", {"follow": False}))
+
+    def get_follow_settings(self, workspace_id: str) -> Record:
+        """``poll_interval_seconds``, ``hook_secret_set`` and ``hook_path`` (the secret is never returned)."""
+        return Record(self._http.request("GET", f"/workspaces/{_seg(workspace_id, 'workspace_id')}/follow"))
+
+    def set_follow_settings(self, workspace_id: str, poll_interval_seconds: Any = ...,
+                            hook_secret: Any = ...) -> Record:
+        """Sets the poll interval (None: the server's default) and/or the Hub webhook secret (None: refused)."""
+        body: Dict[str, Any] = {}
+        if poll_interval_seconds is not ...:
+            body["poll_interval_seconds"] = poll_interval_seconds
+        if hook_secret is not ...:
+            body["hook_secret"] = hook_secret
+        if not body:
+            raise ValueError("give poll_interval_seconds and/or hook_secret")
+        path = f"/workspaces/{_seg(workspace_id, 'workspace_id')}/follow"
+        return Record(self._http.request("PATCH", path, body))
+
+    def get_workspace_rules(self, workspace_id: str) -> Record:
+        """The workspace's custom rules, newest version (``version`` 0 and ``rules`` None when never set)."""
+        return Record(self._http.request("GET", f"/workspaces/{_seg(workspace_id, 'workspace_id')}/rules"))
+
+    def set_workspace_rules(self, workspace_id: str, rules: Dict[str, Any]) -> Record:
+        """Replaces the custom rules (a ``modelvet scan --rules`` document); latest results are judged again."""
+        if not isinstance(rules, dict):
+            raise ValueError("rules must be a dict shaped like a --rules file")
+        return Record(self._http.request("PUT", f"/workspaces/{_seg(workspace_id, 'workspace_id')}/rules", rules))
+
+    def clear_workspace_rules(self, workspace_id: str) -> Record:
+        """Clears the custom rules (a new version without rules); latest results are judged again."""
+        return Record(self._http.request("DELETE", f"/workspaces/{_seg(workspace_id, 'workspace_id')}/rules"))
+
+    def list_workspace_rule_versions(self, workspace_id: str) -> List[Record]:
+        """Every version of the custom rules, newest first (who and when)."""
+        path = f"/workspaces/{_seg(workspace_id, 'workspace_id')}/rules/versions"
+        return [Record(v) for v in self._http.request("GET", path)["versions"]]
+
     def _get_raw_file_scan(self, file_scan_id: str, verbose: bool) -> Dict[str, Any]:
         query = {"verbose": "true"} if verbose else None
         return self._http.request("GET", f"/file-scans/{_seg(file_scan_id, 'file_scan_id')}", query=query)

@@ -39,6 +39,12 @@ export async function main(argv: string[]): Promise<number> {
     .option("--no-progress", "never show a progress bar")
     .option("--concurrency <n>", "files scanned at once", positiveInt, 4)
     .option("--timeout <seconds>", "time budget per file", positiveInt, 600)
+    .option("--max-decompressed <bytes>", "decompressed bytes per file (past it: Warning, scan.limit)", positiveInt)
+    .option(
+      "--max-member-decompressed <bytes>",
+      "decompressed bytes per compressed stream (past it: Warning)",
+      positiveInt,
+    )
     .option("--revision <rev>", "branch, tag or commit for Hub targets (resolved to a commit sha first)")
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN)")
     .option("--cache-dir <dir>", "inventory cache folder (default: the user's cache folder)")

@@ -21,6 +21,8 @@ export interface ScanCommandOptions {
   progress: boolean;
   concurrency: number;
   timeout: number;
+  maxDecompressed?: number;
+  maxMemberDecompressed?: number;
   revision?: string;
   token?: string;
   cacheDir?: string;
@@ -41,11 +43,20 @@ export async function runScan(targets: string[], options: ScanCommandOptions, ve
     report = await scanTargets(targets, {
       rulesFiles: options.rules,
       concurrency: options.concurrency,
-      limits: { fileTimeoutMs: options.timeout * 1000 },
+      limits: {
+        fileTimeoutMs: options.timeout * 1000,
+        ...(options.maxDecompressed ? { maxDecompressedBytes: options.maxDecompressed } : {}),
+        ...(options.maxMemberDecompressed ? { maxMemberDecompressedBytes: options.maxMemberDecompressed } : {}),
+      },
       ...(options.revision ? { revision: options.revision } : {}),
       ...(options.token ? { hub: { token: options.token } } : {}),
+      // An inventory read under other budgets is not the default one: custom budgets neither read nor fill the cache.
       // Without --cache-dir the engine uses the user's cache folder.
-      ...(options.cache ? (options.cacheDir ? { cacheDir: options.cacheDir } : {}) : { cacheDir: false as const }),
+      ...(options.cache && !options.maxDecompressed && !options.maxMemberDecompressed
+        ? options.cacheDir
+          ? { cacheDir: options.cacheDir }
+          : {}
+        : { cacheDir: false as const }),
       exclude: options.exclude,
       ...(options.includeVcs ? { includeVcs: true } : {}),
       ...(bar ? { onProgress: bar.update } : {}),

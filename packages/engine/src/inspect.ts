@@ -1,53 +1,20 @@
 import type { FileInventory, InventoryImport } from "./inventory.js";
-import type { PickleLimits, PickleScan } from "./pickle/machine.js";
-import { FORMATS } from "./formats/registry.js";
+import type { PickleScan } from "./pickle/machine.js";
+import { REGISTRY, readersOf } from "./formats/registry.js";
 import { checkNameClaim } from "./formats/claims.js";
-import type { Probe } from "./formats/types.js";
+import type { FormatContext, ScanLimits } from "./formats/types.js";
+import { probe } from "./source/probe.js";
 import { BufferSource, type ByteSource } from "./source/byte-source.js";
 import { concatBytes } from "./source/bytes.js";
 import { ByteReader, StreamChunks } from "./source/byte-reader.js";
 import { scanPickles } from "./pickle/machine.js";
 import { OPCODES } from "./pickle/opcodes.js";
 
-/** Budgets of one file's scan: nesting, members, decompressed bytes, time. */
-export interface ScanLimits {
-  /** Containers inside containers. */
-  maxDepth: number;
-  /** Members of all containers of one file. */
-  maxMembers: number;
-  /** Bytes produced by decompression for one file. */
-  maxDecompressedBytes: number;
-  /** Decompressed/compressed ratio above which a member is a suspected bomb. */
-  maxCompressionRatio: number;
-  /** Time for one file. */
-  fileTimeoutMs: number;
-  pickle: Partial<PickleLimits>;
-}
-
-export const DEFAULT_SCAN_LIMITS: ScanLimits = {
-  maxDepth: 8,
-  maxMembers: 100_000,
-  maxDecompressedBytes: 8 * 1024 ** 3,
-  maxCompressionRatio: 1000,
-  fileTimeoutMs: 10 * 60_000,
-  pickle: {},
-};
-
-const HEAD_SIZE = 4096;
-// The ZIP end record sits in the last 22 bytes (plus a comment, which the zip reader searches for itself).
-const TAIL_SIZE = 1024;
-
-/** Reads the bytes every sniffer needs, at most two small reads. */
-export async function probe(source: ByteSource): Promise<Probe> {
-  const head = await source.read(0, Math.min(HEAD_SIZE, source.size));
-  const tailStart = Math.max(0, source.size - TAIL_SIZE);
-  const tail =
-    tailStart < head.length ? head.subarray(tailStart) : await source.read(tailStart, source.size - tailStart);
-  return { head, tail, size: source.size };
-}
+export { DEFAULT_SCAN_LIMITS, type ScanLimits } from "./formats/types.js";
+export { probe, type Probe } from "./source/probe.js";
 
 /** Collects what one file's formats find, with the member path of nested sources. */
-export class InspectContext {
+export class InspectContext implements FormatContext {
   readonly deadline: number;
 
   constructor(
@@ -154,7 +121,7 @@ export class InspectContext {
     if (this.spendDecompressed(bytes)) return true;
     this.indicate(
       "scan.limit",
-      `decompressed data of ${member || "the file"} exceeds ${this.limits.maxDecompressedBytes} bytes`,
+      `decompressed data of ${member || "the file"} exceeds the per-file limit maxDecompressedBytes (${this.limits.maxDecompressedBytes} bytes)`,
     );
     await decoder.return?.();
     return false;
@@ -180,26 +147,33 @@ export class InspectContext {
   }
 }
 
-/** Runs every format whose sniffer accepts the source. Returns the formats that recognised it. */
+/**
+ * The one dispatcher: probes the source, loads and runs every reader whose registry probe and own sniffer accept
+ * it (in registry order), then checks what the name claims. Returns the formats that recognised it.
+ */
 export async function inspectSource(source: ByteSource, ctx: InspectContext): Promise<string[]> {
   const recognised: string[] = [];
   if (source.size === 0) return recognised;
   const bytes = await probe(source);
+  const name = ctx.member || ctx.inventory.path;
   const rejected = new Set<string>();
-  for (const format of FORMATS) {
-    if (!format.sniff(bytes)) continue;
-    if (Date.now() > ctx.deadline) {
-      ctx.indicate("scan.limit", `time budget of ${ctx.limits.fileTimeoutMs} ms exhausted`);
-      break;
+  entries: for (const entry of REGISTRY) {
+    if (!entry.claims(bytes, name)) continue;
+    for (const format of await readersOf(entry)) {
+      if (!format.sniff(bytes)) continue;
+      if (Date.now() > ctx.deadline) {
+        ctx.indicate("scan.limit", `time budget of ${ctx.limits.fileTimeoutMs} ms exhausted`);
+        break entries;
+      }
+      const findingsBefore = ctx.inventory.indicators.length;
+      if (await format.inspect(source, ctx, bytes)) {
+        recognised.push(format.name);
+        ctx.addFormat(format.name);
+        // The shortcut holds only for a file its format read fully and validly: whatever it reported, the other
+        // readers a loader could apply (torch.load on a broken .safetensors) still run.
+        if (format.exclusive && ctx.inventory.indicators.length === findingsBefore) break entries;
+      } else rejected.add(format.name);
     }
-    const findingsBefore = ctx.inventory.indicators.length;
-    if (await format.inspect(source, ctx, bytes)) {
-      recognised.push(format.name);
-      ctx.addFormat(format.name);
-      // The shortcut holds only for a file its format read fully and validly: whatever it reported, the other
-      // readers a loader could apply (torch.load on a broken .safetensors) still run.
-      if (format.exclusive && ctx.inventory.indicators.length === findingsBefore) break;
-    } else rejected.add(format.name);
   }
   checkNameClaim(ctx.member || source.name, ctx, recognised, rejected);
   return recognised;

@@ -159,6 +159,6 @@ describe("decompression budgets", () => {
   it("stops at the decompressed-size budget", async () => {
     const judged = await judgeFixture("bomb.gz", { maxDecompressedBytes: 1024 * 1024 });
     expect(judged.severity).toBe(2);
-    expect(judged.inventory.indicators.map((i) => i.message).join()).toMatch(/exceeds 1048576 bytes/);
+    expect(judged.inventory.indicators.map((i) => i.message).join()).toMatch(/maxDecompressedBytes \(1048576 bytes\)/);
   });
 });

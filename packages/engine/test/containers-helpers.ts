@@ -93,6 +93,8 @@ export interface ZipSpec {
   method?: number;
   /** Compressed bytes when they differ from `data` (deflate). */
   stored?: Uint8Array;
+  /** Uncompressed size written in the records instead of the real one (a declared bomb). */
+  declaredSize?: number;
 }
 
 /**
@@ -109,7 +111,7 @@ export async function writeZip(path: string, specs: ZipSpec[], options: { zip64?
       const name = new TextEncoder().encode(spec.name);
       const body = spec.stored ?? spec.data ?? new Uint8Array(0);
       const size = spec.sparseSize ?? body.length;
-      const uncompressed = spec.data?.length ?? size;
+      const uncompressed = spec.declaredSize ?? spec.data?.length ?? size;
       const crc = spec.data ? crc32(spec.data) : 0;
       const pad = (64 - ((at + 30 + name.length + 4) % 64)) % 64;
       const local = new DataView(new ArrayBuffer(30));

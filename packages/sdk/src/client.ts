@@ -7,6 +7,7 @@ import type {
   ApiKeyInfo,
   FileScan,
   FileScanResult,
+  FollowSettings,
   Integration,
   IntegrationVariable,
   Model,
@@ -17,6 +18,8 @@ import type {
   RulesInfo,
   ServerSettings,
   Workspace,
+  WorkspaceRules,
+  WorkspaceRulesChange,
   WorkspaceSummary,
 } from "./types.js";
 
@@ -221,7 +224,7 @@ export class Client implements FileScanReader, ModelRegistrar {
   /** Renames a model, moves it to another revision, or sets (null: removes) its integration. */
   async updateModel(
     modelId: string,
-    changes: { name?: string; revision?: string; integration_id?: string | null },
+    changes: { name?: string; revision?: string; integration_id?: string | null; follow?: boolean },
   ): Promise<Model> {
     return await this.#http.request("PATCH", `/models/${seg(modelId, "modelId")}`, changes);
   }
@@ -250,6 +253,56 @@ export class Client implements FileScanReader, ModelRegistrar {
   /** Deletes an integration no model uses (the server refuses one in use). */
   async deleteIntegration(integrationId: string): Promise<void> {
     await this.#http.request("DELETE", `/integrations/${seg(integrationId, "integrationId")}`);
+  }
+
+  /** Scans new commits of the model's branch or tag from now on (polling and Hub webhooks). */
+  async followModel(modelId: string): Promise<Model> {
+    return await this.updateModel(modelId, { follow: true });
+  }
+
+  /** Stops scanning new commits of the model; it stays registered with its history. */
+  async unfollowModel(modelId: string): Promise<Model> {
+    return await this.updateModel(modelId, { follow: false });
+  }
+
+  /** A workspace's poll interval and whether its Hub webhook secret is set. */
+  async getFollowSettings(workspaceId: string): Promise<FollowSettings> {
+    return await this.#http.request("GET", `/workspaces/${seg(workspaceId, "workspaceId")}/follow`);
+  }
+
+  /**
+   * Sets how often followed models are polled (null: the server's default) and the secret a Hub webhook must
+   * send as X-Webhook-Secret (null: webhooks refused).
+   */
+  async setFollowSettings(
+    workspaceId: string,
+    settings: { poll_interval_seconds?: number | null; hook_secret?: string | null },
+  ): Promise<FollowSettings> {
+    return await this.#http.request("PATCH", `/workspaces/${seg(workspaceId, "workspaceId")}/follow`, settings);
+  }
+
+  /** A workspace's custom rules, newest version. */
+  async getWorkspaceRules(workspaceId: string): Promise<WorkspaceRules> {
+    return await this.#http.request("GET", `/workspaces/${seg(workspaceId, "workspaceId")}/rules`);
+  }
+
+  /** Replaces a workspace's custom rules (a rules file as for `--rules`); latest results are judged again. */
+  async setWorkspaceRules(workspaceId: string, rules: Record<string, unknown>): Promise<WorkspaceRulesChange> {
+    return await this.#http.request("PUT", `/workspaces/${seg(workspaceId, "workspaceId")}/rules`, rules);
+  }
+
+  /** Clears a workspace's custom rules (a new version without rules); latest results are judged again. */
+  async clearWorkspaceRules(workspaceId: string): Promise<WorkspaceRulesChange> {
+    return await this.#http.request("DELETE", `/workspaces/${seg(workspaceId, "workspaceId")}/rules`);
+  }
+
+  /** Every version of a workspace's custom rules, newest first. */
+  async listWorkspaceRuleVersions(workspaceId: string): Promise<Omit<WorkspaceRules, "rules_version">[]> {
+    const body: { versions: Omit<WorkspaceRules, "rules_version">[] } = await this.#http.request(
+      "GET",
+      `/workspaces/${seg(workspaceId, "workspaceId")}/rules/versions`,
+    );
+    return body.versions;
   }
 
   /** @internal Used by FileScanJob.getStatus. */

@@ -51,7 +51,7 @@ export class Transport {
   }
 
   async request<T>(
-    method: "GET" | "POST" | "PATCH" | "DELETE",
+    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
     path: string,
     body?: unknown,
     query?: Record<string, string>,

@@ -64,7 +64,8 @@ export interface Project {
 }
 
 export interface ModelConfig {
-  hugging_face: { model_uri: string; revision?: string };
+  /** `follow`: scan new commits of the branch or tag (default true unless the revision is a commit). */
+  hugging_face: { model_uri: string; revision?: string; follow?: boolean };
 }
 
 export interface Model {
@@ -74,8 +75,51 @@ export interface Model {
   name: string;
   created_at: string;
   integration_id: string | null;
-  model_config: { hugging_face: { model_uri: string; revision: string } };
+  /** `follow` is always sent by servers that follow revisions; older ones leave it out. */
+  model_config: { hugging_face: { model_uri: string; revision: string; follow?: boolean } };
   latest_file_scan: FileScan | null;
+  /** getModel only: the commits scanned, newest first, each with its newest scan's verdict. */
+  revisions?: RevisionEntry[];
+}
+
+export interface RevisionEntry {
+  commit: string;
+  file_scan_id: string;
+  scanned_at: string;
+  status: string;
+  severity: 1 | 2 | 3 | null;
+  severity_label: "Pass" | "Warning" | "Alert" | null;
+  reason: string | null;
+  scans: number;
+}
+
+/** A workspace's continuous-scanning settings (the webhook secret itself is never returned). */
+export interface FollowSettings {
+  workspace_id: string;
+  poll_interval_seconds: number;
+  poll_interval_is_default: boolean;
+  hook_secret_set: boolean;
+  /** Where to point the Hub webhook, on this server. */
+  hook_path: string;
+}
+
+/** One version of a workspace's custom rules (a `modelvet scan --rules FILE` document). */
+export interface WorkspaceRules {
+  workspace_id: string;
+  /** 0: never set. */
+  version: number;
+  rules: Record<string, unknown> | null;
+  created_at: string | null;
+  created_by: string | null;
+  /** What this workspace's reports name: the pack version plus these rules. */
+  rules_version: string;
+}
+
+export interface WorkspaceRulesChange extends WorkspaceRules {
+  /** Latest results judged again (nothing read from the Hub). */
+  rejudged: number;
+  /** Models whose severity changed (a new result with reason "rules change"). */
+  changed_models: string[];
 }
 
 export interface FileScan {

@@ -35,6 +35,12 @@ export interface ServiceConfig {
   webDir: string;
   /** false: no inventory cache. */
   cacheDir: string | false;
+  /** Followed models: the default poll interval (a workspace may set its own), the look-up tick, Hub requests at
+   * once, and whether this process polls at all (API processes do unless MODELVET_FOLLOW=off). */
+  followIntervalSeconds: number;
+  followTickMs: number;
+  followConcurrency: number;
+  follow: boolean;
 }
 
 /** A start-up failure a person can act on (bad setting, database unreachable); the CLI prints just its message. */
@@ -69,6 +75,10 @@ export function configFromEnv(
     maintenanceSeconds: int(env.MODELVET_MAINTENANCE_SECONDS, 30, "MODELVET_MAINTENANCE_SECONDS"),
     webDir: resolve(env.MODELVET_WEB_DIR ?? defaultWebDir()),
     cacheDir: env.MODELVET_CACHE === "off" ? false : resolve(dataDir, "cache"),
+    followIntervalSeconds: int(env.MODELVET_FOLLOW_INTERVAL_SECONDS, 900, "MODELVET_FOLLOW_INTERVAL_SECONDS"),
+    followTickMs: int(env.MODELVET_FOLLOW_TICK_MS, 5000, "MODELVET_FOLLOW_TICK_MS", 50),
+    followConcurrency: int(env.MODELVET_FOLLOW_CONCURRENCY, 4, "MODELVET_FOLLOW_CONCURRENCY"),
+    follow: env.MODELVET_FOLLOW !== "off",
   };
   const merged = { ...config, ...overrides };
   if (merged.leaseMs > 30_000)

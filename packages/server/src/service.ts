@@ -6,10 +6,13 @@ import { StartupError, type ServiceConfig } from "./config.js";
 import { openDb, type Db } from "./db/connect.js";
 import { buildApp, type App } from "./http/app.js";
 import { EmbeddedQueue } from "./jobs/embedded-queue.js";
+import { FollowPoller } from "./jobs/follow-poller.js";
 import { PgBossQueue } from "./jobs/pgboss-queue.js";
 import type { JobQueue } from "./jobs/queue.js";
 import { ScanRunner } from "./jobs/scan-runner.js";
 import { SecretBox } from "./security/secret-box.js";
+import { rejudgeLatest } from "./store/rejudge.js";
+import { classifierFor } from "./store/workspace-rules.js";
 import { countApiKeys, createApiKey } from "./store/workspaces.js";
 
 export interface Service {
@@ -36,6 +39,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const db = await openDb(config);
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let queue: JobQueue | undefined;
+  let poller: FollowPoller | undefined;
   try {
     const box = SecretBox.load(config);
     queue = await openQueue(config, db, owner, logger);
@@ -45,6 +49,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       queue,
       ...(generatedAdminKey ? { generatedAdminKey } : {}),
       close: async () => {
+        await poller?.stop();
         await service.app?.close();
         await queue?.stop();
         await db.close();
@@ -71,13 +76,35 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           classifier,
           maxScanMemoryMegabytes: config.maxScanMemoryMegabytes,
           hubEndpoint: config.hubEndpoint,
+          followIntervalSeconds: config.followIntervalSeconds,
         },
         logger,
         webDir: config.webDir,
       });
+      // Results judged by another rules pack (this server was upgraded) are judged again, in the background.
+      void rejudgeLatest(db.kysely, (ws) => classifierFor(db.kysely, classifier, ws)).then(
+        (r) => r.rejudged > 0 && logger.info({ ...r, rules_version: classifier.version }, "results judged again"),
+        (e: unknown) => logger.warn({ err: e }, "cannot judge stored results again"),
+      );
+      // API processes watch followed models; `worker` processes only scan.
+      if (config.follow) {
+        poller = new FollowPoller({
+          db: db.kysely,
+          box,
+          queue,
+          log: logger,
+          hubEndpoint: config.hubEndpoint,
+          rulesVersion: classifier.version,
+          intervalSeconds: config.followIntervalSeconds,
+          tickMs: config.followTickMs,
+          concurrency: config.followConcurrency,
+        });
+        poller.start();
+      }
     }
     return service;
   } catch (e) {
+    await poller?.stop().catch(() => undefined);
     await queue?.stop().catch(() => undefined);
     await db.close();
     throw e;

@@ -32,6 +32,8 @@ function serve(args: string[], env: Record<string, string> = {}): CliProcess {
     MODELVET_SECRET_KEY: SECRET_KEY,
     MODELVET_DATA_DIR: dataDir,
     MODELVET_CACHE: "off",
+    // No poller: the tests count Hub requests.
+    MODELVET_FOLLOW: "off",
     ...env,
   });
   processes.push(p);

@@ -100,6 +100,8 @@ export async function startTestService(options: {
   hubUrl: string;
   worker?: boolean;
   webDir?: string;
+  /** Extra settings; the poller of followed models is off unless MODELVET_FOLLOW is given. */
+  env?: Record<string, string>;
 }): Promise<TestService> {
   const env = {
     MODELVET_BOOTSTRAP_API_KEY: ADMIN_KEY,
@@ -110,7 +112,9 @@ export async function startTestService(options: {
     MODELVET_MAINTENANCE_SECONDS: "1",
     MODELVET_CONCURRENCY: "2",
     MODELVET_CACHE: "off",
+    MODELVET_FOLLOW: "off",
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...options.env,
   };
   const config = configFromEnv(env, {
     dataDir: options.dataDir,

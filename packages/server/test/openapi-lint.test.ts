@@ -39,6 +39,27 @@ test("every operation has a summary and a unique operationId", () => {
   expect(new Set(ids).size).toBe(ids.length);
 });
 
+test("shapes are named component schemas, referenced from the operations", () => {
+  const doc = JSON.parse(docText) as {
+    components: { schemas: Record<string, { type?: string; properties?: Record<string, unknown> }> };
+    paths: Record<
+      string,
+      Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>
+    >;
+  };
+  const names = Object.keys(doc.components.schemas);
+  for (const name of ["Error", "Workspace", "Project", "Model", "FileScan", "Integration", "ApiKey", "RuleDetail"])
+    expect(names).toContain(name);
+  const ok = (path: string, method: string) =>
+    doc.paths[path]![method]!.responses["200"]!.content!["application/json"]!.schema;
+  expect(ok("/api/v1/models/{model_id}", "get")).toEqual({ $ref: "#/components/schemas/Model" });
+  expect(ok("/api/v1/rules/{rule_id}", "get")).toEqual({ $ref: "#/components/schemas/RuleDetail" });
+  // A shape nested in another is referenced too: a model's latest scan is the FileScan schema.
+  expect(JSON.stringify(doc.components.schemas.Model)).toContain("#/components/schemas/FileScan");
+  // Each named shape is written once, in components, not copied inline.
+  for (const name of names) expect(docText.match(new RegExp(`"title":\\s*"${name}"`, "g"))).toHaveLength(1);
+});
+
 test("@redocly/cli lint with the recommended rules reports no error and no warning", async () => {
   const dir = mkdtempSync(join(tmpdir(), "modelvet-openapi-"));
   try {

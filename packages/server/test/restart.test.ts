@@ -33,7 +33,9 @@ function serve(): CliProcess {
     HF_ENDPOINT: hub.hubUrl,
     MODELVET_BOOTSTRAP_API_KEY: ADMIN_KEY,
     MODELVET_SECRET_KEY: SECRET_KEY,
-    MODELVET_LEASE_MS: "3000",
+    // Long enough that a live scan on a loaded machine keeps its lease (heartbeats every lease/3), short enough that
+    // the killed process's lease runs out within the test.
+    MODELVET_LEASE_MS: "9000",
     MODELVET_POLL_MS: "200",
     MODELVET_CACHE: "off",
   });

@@ -1,18 +1,14 @@
 /// <reference types="node" />
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeHub, smallFile } from "../../engine/test/support/hub-server.js";
 import { CHROMIUM, hasChromium, launch, screenshots, WEB_DIST, type Browser } from "./support/browser.js";
+import { ROOT, serve, type Served } from "./support/serve.js";
 
 // End to end, as a person uses `npm start`: the real server (`modelvet serve`, embedded SQLite and queue) serving the
 // built UI, scanning repositories of a Hub-compatible test server, driven in Debian's Chromium.
-const ROOT = resolve(import.meta.dirname, "../../..");
-const CLI = join(ROOT, "packages/cli/bin/modelvet.js");
 const FIXTURES = join(ROOT, "packages/engine/test/fixtures/adversarial");
 const API_KEY = "mv_e2e_bootstrap_key_0123456789abcdefghijklmnopqrstuv";
 const HUB_TOKEN = "hf_e2e_private_token";
@@ -24,9 +20,7 @@ else if (!ready) console.warn("web e2e skipped: packages/web/dist is missing (np
 
 describe.skipIf(!ready)("web UI end to end (real server, test Hub, Chromium)", () => {
   const hub = new FakeHub();
-  let dataDir = "";
-  let server: ChildProcess | undefined;
-  let serverLog = "";
+  let server: Served | undefined;
   let baseUrl = "";
   let browser: Browser;
 
@@ -46,36 +40,15 @@ describe.skipIf(!ready)("web UI end to end (real server, test Hub, Chromium)", (
     });
     await hub.start();
 
-    dataDir = await mkdtemp(join(tmpdir(), "modelvet-e2e-"));
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [CLI, "serve"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        MODELVET_DATA_DIR: dataDir,
-        MODELVET_BOOTSTRAP_API_KEY: API_KEY,
-        HF_ENDPOINT: hub.hubUrl,
-        NO_COLOR: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    server.stdout?.on("data", (d: Buffer) => (serverLog += d.toString()));
-    server.stderr?.on("data", (d: Buffer) => (serverLog += d.toString()));
-    await waitForHealth(baseUrl, server, () => serverLog);
+    server = await serve(hub.hubUrl, API_KEY);
+    baseUrl = server.url;
     browser = await launch();
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (server && server.exitCode === null) {
-      server.kill("SIGTERM");
-      await new Promise((r) => server!.once("exit", r));
-    }
+    await server?.stop();
     await hub.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it("signs in with the API key", async () => {
@@ -184,28 +157,3 @@ describe.skipIf(!ready)("web UI end to end (real server, test Hub, Chromium)", (
     await screenshots(page, "workspaces");
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function waitForHealth(base: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`modelvet serve exited with ${child.exitCode}:\n${log()}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`modelvet serve did not become healthy within 60 s:\n${log()}`);
-}

@@ -75,6 +75,14 @@ describe.skipIf(!ready)("web UI states (mock API)", () => {
     const panel = page.getByRole("tabpanel");
     expect(await panel.textContent()).toContain("os.system");
     expect(await panel.textContent()).toContain("os.system('echo modelvet-test')");
+    // A finding without a location says nothing about where (no empty "Where").
+    const findings = panel.locator("section.file-reports").first();
+    const limit = findings.locator(".finding").filter({ hasText: "more than 100000 opcodes" });
+    expect(await limit.count()).toBe(1);
+    expect(await limit.locator(".where").count()).toBe(0);
+    expect(await findings.locator(".finding").filter({ hasText: "os.system" }).locator(".where").textContent()).toBe(
+      "Where: at byte 23",
+    );
     await screenshots(page, "mock-model-alert");
     // The rule id opens the rule's page; only http(s) references become links there.
     await panel.getByRole("link", { name: "deny-os" }).click();

@@ -1,13 +1,15 @@
 import { basename } from "node:path";
-import { Readable, pipeline, type Transform } from "node:stream";
-import { createGunzip, createInflate } from "node:zlib";
-import type { InspectContext } from "../inspect.js";
+import type { Transform } from "node:stream";
+import { createInflate } from "node:zlib";
+import type { ContainerContext, ContainerHandler } from "./types.js";
 import type { ByteSource } from "../source/byte-source.js";
-import type { FormatHandler, Probe } from "../formats/types.js";
+import type { Probe } from "../source/probe.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
 import { decodeLzmaAlone, decodeXz } from "./xz.js";
 import { decodeBzip2 } from "./bz2.js";
+import { decodeGzipMembers } from "./gzip.js";
 import { LzmaLimit } from "./lzma.js";
+import { CompressedInput, DecompressionGuard, LimitExceeded, TrailingData, viaTransform } from "./decode-stream.js";
 
 /**
  * Whole-file compression wrappers: gzip, zlib, bz2, xz, lzma ("alone") and LZ4 frames. joblib.load recognises all
@@ -16,10 +18,6 @@ import { LzmaLimit } from "./lzma.js";
  * and the context's 64 MiB inspection buffer, whatever the file's size.
  */
 
-/** Output below this size is never called a bomb: small, highly repetitive files are normal. */
-const RATIO_GRACE_BYTES = 4 * 1024 * 1024;
-/** Compressed bytes handed to a decoder at a time. Small enough that the input count tracks the output closely. */
-const INPUT_CHUNK = 64 * 1024;
 /**
  * bz2 decodes a whole block inside write(); a block of zeros is ~40 bytes of input for ~45 MB of output, so its
  * input goes in small pieces to keep the ratio check between blocks meaningful.
@@ -27,62 +25,6 @@ const INPUT_CHUNK = 64 * 1024;
 const BZ2_INPUT_CHUNK = 4 * 1024;
 /** Decoder output chunk: large enough that per-chunk overhead vanishes, small next to the 64 MiB inspection buffer. */
 const OUTPUT_CHUNK = 256 * 1024;
-
-/** A budget ran out (ratio, time): reported as scan.limit, not as corruption. */
-export class LimitExceeded extends Error {}
-
-/** Reads a compressed source forward in bounded chunks, counting what was handed to the decoder. */
-export class CompressedInput {
-  consumed = 0;
-
-  constructor(
-    readonly source: ByteSource,
-    private readonly chunkSize = INPUT_CHUNK,
-    private readonly start = 0,
-    private readonly end = source.size,
-  ) {}
-
-  async *chunks(): AsyncGenerator<Uint8Array> {
-    for (let at = this.start; at < this.end;) {
-      const bytes = await this.source.read(at, Math.min(this.chunkSize, this.end - at));
-      if (bytes.length === 0) return;
-      at += bytes.length;
-      this.consumed += bytes.length;
-      yield bytes;
-    }
-  }
-}
-
-/** Watches a decoder's output against the compression-ratio cap and the file's deadline. */
-export class DecompressionGuard {
-  produced = 0;
-
-  constructor(
-    private readonly ctx: InspectContext,
-    private readonly input: { readonly consumed: number },
-    private readonly what: string,
-  ) {}
-
-  /** Counts `n` more output bytes; throws LimitExceeded when a budget is exceeded. */
-  account(n: number): void {
-    this.check(n);
-    this.produced += n;
-  }
-
-  /** Throws LimitExceeded if `pending` more output bytes would exceed a budget (without counting them). */
-  check(pending: number): void {
-    const total = this.produced + pending;
-    const ratio = this.ctx.limits.maxCompressionRatio;
-    if (total > RATIO_GRACE_BYTES && total > Math.max(1, this.input.consumed) * ratio)
-      throw new LimitExceeded(
-        `${this.what} expands more than ${ratio} times (${total} bytes from ${this.input.consumed}): suspected decompression bomb`,
-      );
-    if (Date.now() > this.ctx.deadline)
-      throw new LimitExceeded(
-        `time budget of ${this.ctx.limits.fileTimeoutMs} ms exhausted while decompressing ${this.what}`,
-      );
-  }
-}
 
 /** One wrapper format: how to recognise it and how to decode it. */
 interface Codec {
@@ -96,20 +38,23 @@ interface Codec {
   readonly inputChunk?: number;
 }
 
-/** Decoded chunks of a Node transform fed from `input`. Errors of either side end the iteration with a throw. */
-export async function* viaTransform(
-  input: AsyncIterable<Uint8Array>,
-  transform: Transform,
+/**
+ * A zlib stream decoded, then checked to have used the whole file: node:zlib stops at the stream's end and drops
+ * what follows silently (so does joblib, which stops reading at the pickle's STOP), but a file that carries
+ * other bytes after it — a ZIP archive whose end record torch.load would find — must not pass as a clean stream.
+ */
+async function* checkedEnd(
+  source: ByteSource,
+  input: CompressedInput,
+  transform: Transform & { readonly bytesWritten: number },
 ): AsyncGenerator<Uint8Array> {
-  const feed = Readable.from(input, { objectMode: false });
-  // Errors surface through the iteration below; the callback only keeps pipeline from throwing globally.
-  pipeline(feed, transform, () => undefined);
-  try {
-    for await (const chunk of transform) yield chunk as Uint8Array;
-  } finally {
-    feed.destroy();
-    transform.destroy();
-  }
+  yield* viaTransform(input.chunks(), transform);
+  // bytesWritten counts the input the engine consumed, up to the stream's end.
+  const trailing = source.size - transform.bytesWritten;
+  if (trailing > 0)
+    throw new TrailingData(
+      `${trailing} bytes follow the end of the stream at offset ${transform.bytesWritten}; no decoder reads them`,
+    );
 }
 
 /** bz2 with the guard checked inside every block, so a bomb stops within one output buffer of the budget. */
@@ -159,14 +104,14 @@ const CODECS: readonly Codec[] = [
     strongMagic: true,
     suffixes: [".gz", ".gzip"],
     sniff: startsWith(0x1f, 0x8b, 0x08),
-    decode: (_s, _g, input) => viaTransform(input.chunks(), createGunzip({ chunkSize: OUTPUT_CHUNK })),
+    decode: (source, _g, input) => decodeGzipMembers(source, input),
   },
   {
     name: "zlib",
     strongMagic: false,
     suffixes: [".z", ".zlib"],
     sniff: isZlibHeader,
-    decode: (_s, _g, input) => viaTransform(input.chunks(), createInflate({ chunkSize: OUTPUT_CHUNK })),
+    decode: (source, _g, input) => checkedEnd(source, input, createInflate({ chunkSize: OUTPUT_CHUNK })),
   },
   {
     name: "bz2",
@@ -205,23 +150,23 @@ const CODECS: readonly Codec[] = [
   },
 ];
 
-function handlerFor(codec: Codec): FormatHandler {
+function handlerFor(codec: Codec): ContainerHandler {
   return {
     name: codec.name,
     exclusive: true,
     sniff: (probe: Probe) => codec.sniff(probe.head),
-    inspect: (source: ByteSource, ctx: InspectContext) => inspectWrapped(codec, source, ctx),
+    inspect: (source: ByteSource, ctx: ContainerContext) => inspectWrapped(codec, source, ctx),
   };
 }
 
 /** One handler per wrapper, in registry order (gzip, zlib, bz2, xz, lzma, lz4). */
-export const COMPRESSION_FORMATS: readonly FormatHandler[] = CODECS.map(handlerFor);
+export const COMPRESSION_FORMATS: readonly ContainerHandler[] = CODECS.map(handlerFor);
 
 /**
  * Decodes the source and inspects the output by content. A weak magic (zlib's two bytes, lzma's header) that
  * does not decode at all means the file is something else: nothing is recorded and false is returned.
  */
-async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectContext): Promise<boolean> {
+async function inspectWrapped(codec: Codec, source: ByteSource, ctx: ContainerContext): Promise<boolean> {
   const input = new CompressedInput(source, codec.inputChunk);
   const what = `${codec.name} data of ${source.name}`;
   const guard = new DecompressionGuard(ctx, input, what);
@@ -244,7 +189,7 @@ async function inspectWrapped(codec: Codec, source: ByteSource, ctx: InspectCont
  * (after an indicator), so everything decoded before it is still inspected.
  */
 export function guarded(
-  ctx: InspectContext,
+  ctx: ContainerContext,
   format: string,
   first: IteratorResult<Uint8Array>,
   rest: AsyncIterator<Uint8Array>,
@@ -284,9 +229,10 @@ function failedItsCheck(e: unknown): boolean {
 
 const isLimit = (e: unknown): boolean => e instanceof LimitExceeded || e instanceof LzmaLimit;
 
-export function reportFailure(ctx: InspectContext, format: string, e: unknown, produced: number): void {
+export function reportFailure(ctx: ContainerContext, format: string, e: unknown, produced: number): void {
   const reason = e instanceof Error ? e.message : String(e);
   if (isLimit(e)) ctx.indicate("scan.limit", reason);
+  else if (e instanceof TrailingData) ctx.indicate("compression.trailing_data", `${format} stream: ${reason}`);
   else
     ctx.indicate(
       "compression.corrupt",

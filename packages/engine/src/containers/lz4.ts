@@ -1,13 +1,15 @@
 import { ByteReader, SourceWindow } from "../source/byte-reader.js";
 import type { ByteSource } from "../source/byte-source.js";
+import { Xxh32, xxh32 } from "./xxh32.js";
 
 /**
  * A streaming decoder of the LZ4 frame format (what `lz4.frame` and joblib's `compress='lz4'` write). Written here
  * because lz4js returns wrong bytes when block checksums are on; this one skips checksums instead of trusting
  * their absence, and yields each decoded block as soon as it is complete.
  *
- * Checksums are not verified: a reader that ignores them sees a superset of what the loader would accept, which
- * is the safe direction for a scanner.
+ * Checksums are verified as liblz4 does (the header checksum always, block and content checksums when the frame
+ * has them): a mismatch throws after the bytes decoded so far were handed on, since the loader has unpickled them
+ * by the time it reaches the check; the caller reports compression.corrupt.
  */
 
 export class Lz4Error extends Error {}
@@ -68,15 +70,21 @@ async function readDescriptor(reader: ByteReader): Promise<FrameDescriptor> {
   await need(reader, 2, "frame descriptor");
   const flags = reader.u8();
   const bd = reader.u8();
+  const descriptor = [flags, bd];
   if (flags >> 6 !== 1) throw new Lz4Error(`unsupported frame version ${flags >> 6}`);
   if ((flags & 0x02) !== 0 || (bd & 0x8f) !== 0) throw new Lz4Error("reserved bits set in the frame descriptor");
   const blockMaxSize = BLOCK_MAX_SIZES[(bd >> 4) & 0x07];
   if (blockMaxSize === undefined) throw new Lz4Error(`invalid block maximum size code ${(bd >> 4) & 0x07}`);
   if ((flags & 0x01) !== 0) throw new Lz4Error("frame needs an external dictionary");
   const contentSize = (flags & 0x08) !== 0;
-  // Optional content size (8 bytes), then the header checksum byte.
+  // Optional content size (8 bytes), then the header checksum: the second byte of XXH32 over the descriptor.
   const rest = (contentSize ? 8 : 0) + 1;
-  if ((await reader.skip(rest)) < rest) throw new Lz4Error("truncated frame descriptor");
+  await need(reader, rest, "frame descriptor");
+  for (let i = 0; i < rest - 1; i++) descriptor.push(reader.u8());
+  const stored = reader.u8();
+  const expected = (xxh32(Uint8Array.from(descriptor)) >>> 8) & 0xff;
+  if (stored !== expected)
+    throw new Lz4Error(`frame header checksum mismatch (0x${hex(stored)}, expected 0x${hex(expected)})`);
   return {
     blockMaxSize,
     independent: (flags & 0x20) !== 0,
@@ -89,6 +97,7 @@ async function* decodeFrame(reader: ByteReader, frame: FrameDescriptor): AsyncGe
   // One buffer for the whole frame: the last WINDOW bytes of history followed by the block being decoded.
   const out = new Uint8Array(WINDOW + frame.blockMaxSize);
   let history = 0;
+  const content = frame.contentChecksum ? new Xxh32() : undefined;
   for (;;) {
     const word = await readU32(reader, "block size");
     if (word === 0) break; // EndMark
@@ -106,13 +115,29 @@ async function* decodeFrame(reader: ByteReader, frame: FrameDescriptor): AsyncGe
     } else {
       end = decodeBlock(input, out, start, frame.independent ? start : start - history);
     }
-    if (frame.blockChecksum && (await reader.skip(4)) < 4) throw new Lz4Error("truncated block checksum");
-    yield out.slice(start, end);
+    const actual = frame.blockChecksum ? xxh32(input) : 0; // `input` is valid only until the reader fills again
+    const block = out.slice(start, end);
+    content?.update(block);
+    // Handed on before its checksum is compared: liblz4 delivers a stored block before checking it, and reading a
+    // superset of what the loader accepts is the safe direction.
+    yield block;
+    if (frame.blockChecksum) {
+      const stored = await readU32(reader, "block checksum");
+      if (stored !== actual)
+        throw new Lz4Error(`block checksum mismatch (0x${hex(stored)}, expected 0x${hex(actual)})`);
+    }
     history = frame.independent ? 0 : Math.min(WINDOW, history + (end - start));
     if (!frame.independent) out.copyWithin(WINDOW - history, end - history, end);
   }
-  if (frame.contentChecksum && (await reader.skip(4)) < 4) throw new Lz4Error("truncated content checksum");
+  if (content) {
+    const stored = await readU32(reader, "content checksum");
+    const expected = content.digest();
+    if (stored !== expected)
+      throw new Lz4Error(`content checksum mismatch (0x${hex(stored)}, expected 0x${hex(expected)})`);
+  }
 }
+
+const hex = (n: number): string => n.toString(16).padStart(2, "0");
 
 /**
  * Decodes one compressed block into `out` from `start`; matches may reach back to `floor`. Returns the end of the

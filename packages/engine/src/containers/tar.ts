@@ -1,13 +1,9 @@
-import type { FormatHandler, Probe } from "../formats/types.js";
-import type { InspectContext } from "../inspect.js";
 import { SliceSource, type ByteSource } from "../source/byte-source.js";
-import { isLegacyTorchTar, scanLegacyStorages, scanLegacyTensors } from "../formats/pytorch.js";
-import { Findings, isUnsafePath } from "./zip.js";
+import { AnomalyLog, isUnsafePath } from "./anomalies.js";
 
 /**
- * POSIX (ustar), GNU and pax tar. Every regular member becomes a slice of the file, inspected by its content.
- * torch.load tries this reader first on every file it opens (`legacy_load` with Python's tarfile, the pre-0.4
- * checkpoint of members `sys_info`, `pickle`, `storages`, `tensors`); that layout is parsed the way torch reads it.
+ * POSIX (ustar), GNU and pax tar: lists the members (each regular one a slice of the file) with the anomalies of
+ * the headers and names. What the members mean (torch's pre-0.4 checkpoint layout) is decided in formats/tar.ts.
  */
 
 const BLOCK = 512;
@@ -16,28 +12,47 @@ const DATA_TYPES = new Set(["0", "\0", "7", "S"]);
 /** A GNU long name or link, or a pax header, larger than this is not a name: refused. */
 const MAX_META_BYTES = 1024 * 1024;
 
-export const tarFormat: FormatHandler = {
-  name: "tar",
-  sniff(probe: Probe): boolean {
-    const magic = probe.head.subarray(257, 262);
-    return magic.length === 5 && String.fromCharCode(...magic) === "ustar";
-  },
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
-    const findings = new Findings(ctx);
-    const members = await listMembers(source, ctx, findings);
-    if (members === undefined) return false;
-    ctx.addFormat("tar");
-    try {
-      checkNames(members, ctx, findings);
-      await scanMembers(source, ctx, members);
-    } finally {
-      findings.flush();
-    }
-    return true;
-  },
-};
+export interface TarOptions {
+  /** Member path of the archive itself ("" for the file); members are `<base>!<name>`. */
+  base: string;
+  maxMembers: number;
+  /** Wall-clock time (ms since the epoch) after which the header walk stops; `timeoutMs` names it. */
+  deadline: number;
+  timeoutMs: number;
+}
 
-interface TarMember {
+/** A listed tar: its members and the anomalies found while listing them (held for the caller to record). */
+export interface TarArchive {
+  members: TarMember[];
+  anomalies: AnomalyLog;
+}
+
+/** `ustar` at offset 257: POSIX and GNU tar (a v7 tar without it is not read). */
+export function sniffTar(head: Uint8Array): boolean {
+  const magic = head.subarray(257, 262);
+  return magic.length === 5 && String.fromCharCode(...magic) === "ustar";
+}
+
+/** Lists the members and checks their names. Undefined when the first header is not a tar header. */
+export async function readTar(source: ByteSource, options: TarOptions): Promise<TarArchive | undefined> {
+  const anomalies = new AnomalyLog(options.base);
+  const members = await listMembers(source, options, anomalies);
+  if (members === undefined) return undefined;
+  checkNames(members, options, anomalies);
+  return { members, anomalies };
+}
+
+/**
+ * The bytes of a regular member (or a sparse one, as stored); undefined for links, folders, devices and empty
+ * members, which hold no bytes.
+ */
+export function memberData(source: ByteSource, options: TarOptions, m: TarMember): ByteSource | undefined {
+  if (!DATA_TYPES.has(m.type) || m.size === 0) return undefined;
+  const size = Math.min(m.size, Math.max(0, source.size - m.dataStart));
+  return new SliceSource(source, m.dataStart, size, memberPath(options, m.name));
+}
+
+export interface TarMember {
   name: string;
   type: string;
   linkName: string;
@@ -60,28 +75,24 @@ interface PendingMeta {
  */
 async function listMembers(
   source: ByteSource,
-  ctx: InspectContext,
-  findings: Findings,
+  options: TarOptions,
+  findings: AnomalyLog,
 ): Promise<TarMember[] | undefined> {
   const members: TarMember[] = [];
   let pending: PendingMeta = {};
   let offset = 0;
   let headers = 0;
   while (offset + BLOCK <= source.size) {
-    if (++headers > ctx.limits.maxMembers) {
+    if (++headers > options.maxMembers) {
       findings.add(
-        ctx.member,
+        options.base,
         "tar.too_many_members",
-        `more than ${ctx.limits.maxMembers} headers; the rest were not scanned`,
+        `more than ${options.maxMembers} headers; the rest were not scanned`,
       );
       break;
     }
-    if (Date.now() > ctx.deadline) {
-      findings.add(
-        ctx.member,
-        "scan.limit",
-        `time budget of ${ctx.limits.fileTimeoutMs} ms exhausted in the tar headers`,
-      );
+    if (Date.now() > options.deadline) {
+      findings.add(options.base, "scan.limit", `time budget of ${options.timeoutMs} ms exhausted in the tar headers`);
       break;
     }
     const header = await source.read(offset, BLOCK);
@@ -90,7 +101,7 @@ async function listMembers(
     if (!checksumMatches(header)) {
       if (offset === 0 && !hasMagic) return undefined;
       findings.add(
-        ctx.member,
+        options.base,
         "tar.checksum_mismatch",
         `header at ${offset} has a bad checksum (Python's tarfile stops reading here)`,
         offset,
@@ -99,7 +110,7 @@ async function listMembers(
     }
     const size = pending.size ?? parseNumber(header, 124, 12);
     if (size === undefined || size < 0) {
-      findings.add(ctx.member, "tar.malformed", `header at ${offset} has an unreadable size`, offset);
+      findings.add(options.base, "tar.malformed", `header at ${offset} has an unreadable size`, offset);
       break;
     }
     const dataStart = offset + BLOCK;
@@ -109,7 +120,7 @@ async function listMembers(
       const meta = await readMeta(source, dataStart, size);
       if (meta === undefined) {
         findings.add(
-          ctx.member,
+          options.base,
           "tar.malformed",
           `extended header at ${offset} is larger than ${MAX_META_BYTES} bytes`,
           offset,
@@ -134,17 +145,17 @@ async function listMembers(
   }
   if (offset > source.size)
     findings.add(
-      ctx.member,
+      options.base,
       "tar.truncated",
       `the last member runs ${offset - source.size} bytes past the end of the file`,
     );
   return members;
 }
 
-function checkNames(members: TarMember[], ctx: InspectContext, findings: Findings): void {
+function checkNames(members: TarMember[], options: TarOptions, findings: AnomalyLog): void {
   const seen = new Set<string>();
   for (const m of members) {
-    const path = memberPath(ctx, m.name);
+    const path = memberPath(options, m.name);
     if (seen.has(m.name))
       findings.add(
         path,
@@ -177,24 +188,8 @@ function checkNames(members: TarMember[], ctx: InspectContext, findings: Finding
   }
 }
 
-/** Regular members (and sparse ones, as stored) are inspected; links, folders and devices hold no bytes. */
-async function scanMembers(source: ByteSource, ctx: InspectContext, members: TarMember[]): Promise<void> {
-  const legacy = isLegacyTorchTar(members.map((m) => m.name));
-  if (legacy) ctx.addFormat("pytorch-legacy-tar");
-  for (const m of members) {
-    if (!DATA_TYPES.has(m.type) || m.size === 0) continue;
-    const size = Math.min(m.size, Math.max(0, source.size - m.dataStart));
-    const path = memberPath(ctx, m.name);
-    const slice = new SliceSource(source, m.dataStart, size, path);
-    // legacy_load reads these two members as pickles interleaved with raw storage and tensor data.
-    if (legacy && m.name === "storages") await scanLegacyStorages(slice, ctx, path);
-    else if (legacy && m.name === "tensors") await scanLegacyTensors(slice, ctx, path);
-    else await ctx.inspectChild(slice, path);
-  }
-}
-
-function memberPath(ctx: InspectContext, name: string): string {
-  return ctx.member ? `${ctx.member}!${name}` : name;
+export function memberPath(options: TarOptions, name: string): string {
+  return options.base ? `${options.base}!${name}` : name;
 }
 
 async function readMeta(source: ByteSource, start: number, size: number): Promise<Uint8Array | undefined> {

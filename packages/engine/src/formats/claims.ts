@@ -1,4 +1,4 @@
-import type { InspectContext } from "../inspect.js";
+import type { FormatContext } from "./types.js";
 
 /**
  * What a file's name promises. A loader picks its reader by the name (`safetensors.load_file("x.safetensors")`,
@@ -72,7 +72,7 @@ export function extensionOf(name: string): string {
  */
 export function checkNameClaim(
   name: string,
-  ctx: InspectContext,
+  ctx: FormatContext,
   recognised: readonly string[],
   rejected: ReadonlySet<string>,
 ): void {

@@ -1,7 +1,6 @@
 import { ByteReader, SourceWindow } from "../source/byte-reader.js";
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { MAX_TEMPLATE_CHARS, reportTemplate } from "./jinja.js";
 import { reportEmbeddedTemplate } from "./template-content.js";
 
@@ -63,7 +62,7 @@ export const ggufFormat: FormatHandler = {
   name: "gguf",
   exclusive: true,
   sniff: (probe: Probe) => MAGIC.every((b, i) => probe.head[i] === b),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     try {
       await new GgufWalker(source, ctx).walk();
     } catch (e) {
@@ -96,7 +95,7 @@ class GgufWalker {
 
   constructor(
     private readonly source: ByteSource,
-    private readonly ctx: InspectContext,
+    private readonly ctx: FormatContext,
   ) {
     this.reader = new ByteReader(new SourceWindow(source));
   }

@@ -1,7 +1,7 @@
 import { scanPickles, type PickleHooks, type PickleScan } from "../pickle/machine.js";
 import { constString, pathOf, type CallValue, type Value } from "../pickle/values.js";
 import type { ByteReader } from "../source/byte-reader.js";
-import type { InspectContext } from "../inspect.js";
+import type { FormatContext } from "./types.js";
 
 /**
  * joblib interleaves raw NumPy array bytes with pickle opcodes: after the BUILD of a
@@ -34,7 +34,7 @@ const NPY_ITEM_HASOBJECT = 0x01;
 type ArrayLayout =
   { kind: "objects" } | { kind: "raw"; bytes: number; padded: boolean } | { kind: "unknown"; reason: string };
 
-export function joblibHooks(ctx: InspectContext): PickleHooks {
+export function joblibHooks(ctx: FormatContext): PickleHooks {
   // BUILD does not change a value in the machine, so each numpy.dtype's state (item size of flexible types, fields,
   // flags) is remembered here, keyed by the dtype value itself (memo GETs return the same object).
   const dtypeStates = new WeakMap<Value, Value>();
@@ -281,7 +281,7 @@ async function skipRawArray(
  * An object array is a whole pickle written with `pickle.dump` after the BUILD and read back with plain
  * `pickle.load`: the standard unpickler, so no joblib hooks apply inside it. Its findings join the outer scan.
  */
-async function readObjectArray(ctx: InspectContext, reader: ByteReader, scan: PickleScan): Promise<void> {
+async function readObjectArray(ctx: FormatContext, reader: ByteReader, scan: PickleScan): Promise<void> {
   const inner = await scanPickles(reader, { stopAfter: 1, limits: { ...ctx.limits.pickle, deadline: ctx.deadline } });
   mergeScan(scan, inner);
   // pickle.load raising ends joblib.load as well: nothing after a broken object array is ever read.

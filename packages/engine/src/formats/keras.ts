@@ -1,6 +1,5 @@
-import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { findSignature, readRootAttributes, type Hdf5Attribute, type RootAttributes } from "./hdf5.js";
 import { describeMarshaledCode, renderCodeSummary } from "./marshal.js";
 
@@ -68,7 +67,7 @@ interface Frame {
 type Json = Record<string, unknown>;
 
 /** Walks one Keras config tree and records what it would load. */
-export function walkKerasConfig(root: unknown, ctx: InspectContext, origin: ConfigOrigin): void {
+export function walkKerasConfig(root: unknown, ctx: FormatContext, origin: ConfigOrigin): void {
   new ConfigWalker(ctx, origin).walk(root);
 }
 
@@ -79,7 +78,7 @@ class ConfigWalker {
   private nodes = 0;
 
   constructor(
-    private readonly ctx: InspectContext,
+    private readonly ctx: FormatContext,
     private readonly origin: ConfigOrigin,
   ) {}
 
@@ -355,7 +354,7 @@ const JSON_ATTRIBUTES = ["model_config", "training_config"];
 export const hdf5Format: FormatHandler = {
   name: "hdf5",
   sniff: (probe: Probe) => findSignature(probe.head) >= 0,
-  async inspect(source: ByteSource, ctx: InspectContext, probe: Probe): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext, probe: Probe): Promise<boolean> {
     const result = await readRootAttributes(source, findSignature(probe.head), acceptPrefixReading);
     ctx.addFormat("hdf5");
     if (!result.ok) {
@@ -376,7 +375,7 @@ function acceptPrefixReading(root: RootAttributes): boolean {
   );
 }
 
-function inspectRootAttributes(root: RootAttributes, ctx: InspectContext): void {
+function inspectRootAttributes(root: RootAttributes, ctx: FormatContext): void {
   if (root.denseStorage)
     ctx.indicate(
       "hdf5.dense_attributes",
@@ -402,7 +401,7 @@ function kerasVersion(attributes: Hdf5Attribute[]): { kerasVersion?: string } {
   return version ? { kerasVersion: version.slice(0, 40) } : {};
 }
 
-function walkAttribute(attribute: Hdf5Attribute, ctx: InspectContext, origin: ConfigOrigin): void {
+function walkAttribute(attribute: Hdf5Attribute, ctx: FormatContext, origin: ConfigOrigin): void {
   const text = textOf(attribute.value);
   if (text === undefined) {
     ctx.indicate("keras.invalid_config", `${origin.where} is not a string attribute`);
@@ -439,7 +438,7 @@ export const kerasConfigFormat: FormatHandler = {
   name: "keras-v3",
   sniff: (probe: Probe) =>
     firstNonSpace(probe.head) === 0x7b || (probe.size > probe.head.length && firstNonSpace(probe.head) === -1),
-  async inspect(source: ByteSource, ctx: InspectContext, probe: Probe): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext, probe: Probe): Promise<boolean> {
     const base = baseName(ctx.member || ctx.inventory.path);
     const head = new TextDecoder("utf-8").decode(probe.head);
     const named = base === "config.json" || base === "metadata.json";

@@ -1,6 +1,5 @@
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { looksLikePickle, recordPickleScan, runPickles } from "./pickle.js";
 import { parseTypestr } from "./joblib.js";
 
@@ -23,7 +22,7 @@ export const npyFormat: FormatHandler = {
   name: "npy",
   exclusive: true,
   sniff: (probe: Probe) => MAGIC.every((b, i) => probe.head[i] === b),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const header = await readHeader(source);
     if (typeof header === "string") {
       ctx.indicate("npy.malformed_header", header);

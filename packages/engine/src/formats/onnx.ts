@@ -1,6 +1,5 @@
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { ProtoError, ProtoWalker, Wire, type FieldHeader } from "./protobuf.js";
 import { sourceName } from "./remote-code.js";
 
@@ -52,7 +51,7 @@ export const onnxFormat: FormatHandler = {
   name: "onnx",
   exclusive: true,
   sniff: (probe: Probe) => sniffOnnx(probe.head),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const model = new OnnxModel();
     const walker = new OnnxWalker(new ProtoWalker(source), model, ctx.deadline);
     let failure: ProtoError | undefined;
@@ -253,13 +252,13 @@ class OnnxWalker {
   }
 }
 
-function report(model: OnnxModel, ctx: InspectContext): void {
+function report(model: OnnxModel, ctx: FormatContext): void {
   reportCustomOps(model, ctx);
   reportExternalData(model, ctx);
 }
 
 /** Nodes whose operator is neither standard nor a function defined in the model itself. */
-function reportCustomOps(model: OnnxModel, ctx: InspectContext): void {
+function reportCustomOps(model: OnnxModel, ctx: FormatContext): void {
   for (const [key, use] of model.ops) {
     const custom = !STANDARD_DOMAINS.has(use.domain) || PYTHON_CALLBACK_OPS.has(key);
     if (!custom || model.functions.has(key)) continue;
@@ -273,7 +272,7 @@ function reportCustomOps(model: OnnxModel, ctx: InspectContext): void {
   }
 }
 
-function reportExternalData(model: OnnxModel, ctx: InspectContext): void {
+function reportExternalData(model: OnnxModel, ctx: FormatContext): void {
   const inside = new Set<string>();
   for (const { tensor, location } of model.external) {
     if (location === undefined || location === "")

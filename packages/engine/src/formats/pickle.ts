@@ -2,8 +2,7 @@ import { scanPickles, type PickleHooks, type PickleScan } from "../pickle/machin
 import { OPCODES } from "../pickle/opcodes.js";
 import { ByteReader, SourceWindow } from "../source/byte-reader.js";
 import { SliceSource, type ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import type { Value } from "../pickle/values.js";
 import { joblibHooks } from "./joblib.js";
 
@@ -20,7 +19,7 @@ export const pickleFormat: FormatHandler = {
     // 'P' (PERSID) first needs a persistent_load that plain pickle.load does not have: the load fails at once.
     return first !== undefined && OPCODES[first] !== undefined && first !== 0x50;
   },
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const hooks = joblibHooks(ctx);
     const first = await runPickles(source, ctx, 0, { stopAfter: 1, hooks });
     if (!looksLikePickle(first)) return false;
@@ -66,7 +65,7 @@ export function looksLikePickle(scan: PickleScan): boolean {
 /** Runs the machine over `source` from `offset` with the context's limits and deadline. */
 export async function runPickles(
   source: ByteSource,
-  ctx: InspectContext,
+  ctx: FormatContext,
   offset: number,
   options: { stopAfter?: number; hooks?: PickleHooks; end?: number; continuation?: boolean } = {},
 ): Promise<PickleScan> {
@@ -80,7 +79,7 @@ export async function runPickles(
 }
 
 /** Records a finished scan in the context and scans the byte payloads it hands to pickle loaders. */
-export async function recordPickleScan(scan: PickleScan, source: ByteSource, ctx: InspectContext): Promise<void> {
+export async function recordPickleScan(scan: PickleScan, source: ByteSource, ctx: FormatContext): Promise<void> {
   // A loader's payloads count as read only here, where they are inspected (the policy passes a loader whose every
   // payload was read; a stream scanned without this step leaves the count at zero).
   for (const nested of scan.nested) {

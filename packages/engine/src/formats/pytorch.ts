@@ -1,4 +1,4 @@
-import { InspectContext } from "../inspect.js";
+import type { FormatContext } from "./types.js";
 import type { PickleScan } from "../pickle/machine.js";
 import type { Value } from "../pickle/values.js";
 import type { ByteSource } from "../source/byte-source.js";
@@ -196,7 +196,7 @@ const LISTED_CODE_FILES = 12;
  * sees that the model carries code), and an Alert for each call that reaches Python or the file system.
  */
 export function reportTorchScriptSources(
-  ctx: InspectContext,
+  ctx: FormatContext,
   archiveMember: string,
   sources: TorchScriptSource[],
 ): void {
@@ -224,7 +224,7 @@ export function reportTorchScriptSources(
 }
 
 /** Records an indicator against a member path other than the context's own. */
-export function indicateAt(ctx: InspectContext, member: string, id: string, message: string, offset?: number): void {
+export function indicateAt(ctx: FormatContext, member: string, id: string, message: string, offset?: number): void {
   ctx.inventory.indicators.push({ id, message, member, ...(offset !== undefined ? { offset } : {}) });
 }
 
@@ -272,7 +272,7 @@ const MAX_TENSOR_DIMS = 64;
  * pickle of storage views. Every pickle is scanned; the raw data is skipped unread. Bytes that do not fit this
  * reading are scanned as pickles too and reported (fail closed).
  */
-export async function scanLegacyStorages(source: ByteSource, ctx: InspectContext, member: string): Promise<void> {
+export async function scanLegacyStorages(source: ByteSource, ctx: FormatContext, member: string): Promise<void> {
   const child = memberContext(ctx, member);
   const stream = new PickleSequence(source, child);
   const count = await stream.count();
@@ -295,7 +295,7 @@ export async function scanLegacyStorages(source: ByteSource, ctx: InspectContext
  * followed by raw integers: ndim (4 bytes, then 4 ignored), ndim sizes and ndim strides (8 bytes each) and the
  * storage offset (8 bytes).
  */
-export async function scanLegacyTensors(source: ByteSource, ctx: InspectContext, member: string): Promise<void> {
+export async function scanLegacyTensors(source: ByteSource, ctx: FormatContext, member: string): Promise<void> {
   const child = memberContext(ctx, member);
   const stream = new PickleSequence(source, child);
   const count = await stream.count();
@@ -310,7 +310,7 @@ export async function scanLegacyTensors(source: ByteSource, ctx: InspectContext,
 }
 
 /** A child context for one member, so its findings carry the member's path (and count on the file's budgets). */
-function memberContext(ctx: InspectContext, member: string): InspectContext {
+function memberContext(ctx: FormatContext, member: string): FormatContext {
   return ctx.child(member);
 }
 
@@ -320,7 +320,7 @@ class PickleSequence {
 
   constructor(
     private readonly source: ByteSource,
-    private readonly ctx: InspectContext,
+    private readonly ctx: FormatContext,
   ) {}
 
   /** The leading count pickle; undefined (and reported) when it is not a plausible count. */

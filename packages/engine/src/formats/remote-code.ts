@@ -1,6 +1,5 @@
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 
 /**
  * Code that a model repository asks its loader to import. Hugging Face transformers reads `auto_map` from
@@ -16,7 +15,7 @@ export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 const MAX_LISTED = 20;
 
 /** The member name inside a container, or the file path at top level. */
-export function sourceName(ctx: InspectContext): string {
+export function sourceName(ctx: FormatContext): string {
   return ctx.member || ctx.inventory.path;
 }
 
@@ -27,7 +26,7 @@ export function sourceName(ctx: InspectContext): string {
  */
 export async function readJsonObject(
   source: ByteSource,
-  ctx: InspectContext,
+  ctx: FormatContext,
 ): Promise<Record<string, unknown> | undefined> {
   if (source.size > MAX_JSON_BYTES || /(^|\/)tokenizer\.json$/i.test(sourceName(ctx))) return undefined;
   const bytes = await source.read(0, source.size);
@@ -78,7 +77,7 @@ export function moduleFileOf(reference: string): { repo?: string; file: string }
 export const remoteCodeConfigFormat: FormatHandler = {
   name: "hf-config",
   sniff: (probe: Probe) => looksLikeJsonObject(probe.head),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const json = await readJsonObject(source, ctx);
     if (!json || !("auto_map" in json || "custom_pipelines" in json)) return false;
     const refs = [...autoMapReferences(json["auto_map"]), ...customPipelineReferences(json["custom_pipelines"])];

@@ -1,6 +1,5 @@
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 
 /**
  * safetensors: `u64 LE n`, an `n`-byte UTF-8 JSON header, then raw tensor bytes. The format cannot carry code, so
@@ -45,7 +44,7 @@ export const safetensorsFormat: FormatHandler = {
   name: "safetensors",
   exclusive: true,
   sniff: (probe: Probe) => sniffSafetensors(probe.head),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const header = await readHeader(source);
     if ("problem" in header) {
       ctx.indicate(header.problem, header.message);
@@ -112,7 +111,7 @@ async function readHeader(source: ByteSource): Promise<HeaderResult> {
 class Reporter {
   private readonly counts = new Map<string, number>();
 
-  constructor(private readonly ctx: InspectContext) {}
+  constructor(private readonly ctx: FormatContext) {}
 
   report(id: string, message: string): void {
     const count = (this.counts.get(id) ?? 0) + 1;

@@ -1,6 +1,5 @@
-import type { InspectContext } from "../inspect.js";
 import type { ByteSource } from "../source/byte-source.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { baseName, parseJsonLenient, walkKerasConfig } from "./keras.js";
 
 /**
@@ -234,7 +233,7 @@ class SavedModelWalker {
 }
 
 /** Records each distinct op as an import of `tensorflow.raw_ops`. */
-function recordOps(found: GraphOps, ctx: InspectContext): void {
+function recordOps(found: GraphOps, ctx: FormatContext): void {
   let count = 0;
   for (const [op, where] of found.ops) {
     if (found.functions.has(op)) continue; // a call of a library function, whose nodes were read
@@ -263,7 +262,7 @@ function recordOps(found: GraphOps, ctx: InspectContext): void {
 export const savedModelFormat: FormatHandler = {
   name: "savedmodel",
   sniff: (probe: Probe) => isTagByte(probe.head[0]!),
-  async inspect(source: ByteSource, ctx: InspectContext, probe: Probe): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext, probe: Probe): Promise<boolean> {
     const named = baseName(ctx.member || ctx.inventory.path) === "saved_model.pb";
     if (!named && !looksLikeSavedModel(probe.head)) return false;
     const walker = new SavedModelWalker(new Wire(source, ctx.deadline));
@@ -311,7 +310,7 @@ function looksLikeSavedModel(head: Uint8Array): boolean {
 export const kerasMetadataFormat: FormatHandler = {
   name: "keras-metadata",
   sniff: (probe: Probe) => probe.head[0] === 0x0a,
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     if (baseName(ctx.member || ctx.inventory.path) !== "keras_metadata.pb") return false;
     const wire = new Wire(source, ctx.deadline);
     try {
@@ -329,7 +328,7 @@ export const kerasMetadataFormat: FormatHandler = {
   },
 };
 
-async function readSavedObject(wire: Wire, object: Field, ctx: InspectContext): Promise<void> {
+async function readSavedObject(wire: Wire, object: Field, ctx: FormatContext): Promise<void> {
   let path = "";
   const metadata: Field[] = [];
   for await (const f of wire.fields(object.start, object.end)) {

@@ -1,6 +1,5 @@
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { analyzeTemplate, MAX_TEMPLATE_CHARS, type TemplateFinding, type TemplateFindingKind } from "./jinja.js";
 import { readJsonObject, sourceName } from "./remote-code.js";
 
@@ -34,7 +33,7 @@ const MAX_JSON_STRINGS = 200_000;
 const MAX_JSON_DEPTH = 256;
 
 /** Analyses one string if it has template syntax and records the findings that reach Python objects. */
-export function reportEmbeddedTemplate(ctx: InspectContext, text: string, label: string, offset?: number): number {
+export function reportEmbeddedTemplate(ctx: FormatContext, text: string, label: string, offset?: number): number {
   if (!TEMPLATE_SYNTAX.test(text)) return 0;
   const findings = analyzeTemplate(text).filter((f) => ROUTE_KINDS.has(f.kind));
   for (const f of findings) ctx.indicate(`template.${f.kind}`, describe(f, label), offset);
@@ -57,7 +56,7 @@ function describe(f: TemplateFinding, label: string): string {
  * Every string of a JSON document (keys excluded) that holds template syntax, except the fields listed in `skip`
  * (analysed by their own reader). Walked iteratively within a string and depth budget.
  */
-export function reportJsonTemplates(ctx: InspectContext, root: unknown, skip: ReadonlySet<string>): number {
+export function reportJsonTemplates(ctx: FormatContext, root: unknown, skip: ReadonlySet<string>): number {
   const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: root, path: "", depth: 0 }];
   let strings = 0;
   let found = 0;
@@ -93,7 +92,7 @@ export function reportJsonTemplates(ctx: InspectContext, root: unknown, skip: Re
 export const textTemplateFormat: FormatHandler = {
   name: "jinja-text",
   sniff: (probe: Probe) => probe.size <= MAX_TEMPLATE_CHARS * 4 && !probe.head.includes(0),
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const name = sourceName(ctx);
     if (!TEXT_NAME.test(name) || CHAT_TEMPLATE_FILE.test(name)) return false;
     let text: string;
@@ -111,7 +110,7 @@ export const textTemplateFormat: FormatHandler = {
 export const jsonTemplateFormat: FormatHandler = {
   name: "jinja-json",
   sniff: (probe: Probe) => firstNonSpace(probe.head) === 0x7b,
-  async inspect(source: ByteSource, ctx: InspectContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
     const json = await readJsonObject(source, ctx);
     return json !== undefined && reportJsonTemplates(ctx, json, new Set(["chat_template"])) > 0;
   },

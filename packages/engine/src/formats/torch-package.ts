@@ -1,4 +1,4 @@
-import type { InspectContext } from "../inspect.js";
+import type { FormatContext } from "./types.js";
 import { indicateAt } from "./pytorch.js";
 
 /**
@@ -101,7 +101,7 @@ function addModule(into: Set<string>, spec: string): void {
 }
 
 /** Reports one package source as code that runs on load, with what it imports and calls. */
-export function reportPackageSource(ctx: InspectContext, member: string, text: string, truncated: boolean): void {
+export function reportPackageSource(ctx: FormatContext, member: string, text: string, truncated: boolean): void {
   const { imports, calls } = summarizePythonSource(text);
   const parts = [
     `torch.package source: PackageImporter executes this module when the package is loaded`,

@@ -1,7 +1,6 @@
 import { isAlias, isCollection, isPair, parseAllDocuments, type Document } from "yaml";
 import type { ByteSource } from "../source/byte-source.js";
-import type { InspectContext } from "../inspect.js";
-import type { FormatHandler, Probe } from "./types.js";
+import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { sourceName } from "./remote-code.js";
 
 /**
@@ -58,7 +57,7 @@ export const yamlFormat: FormatHandler = {
   name: "yaml",
   // Recognised by name (inside an archive too) or by a leading directive; the test is in `inspect`.
   sniff: (probe: Probe) => probe.size > 0,
-  async inspect(source: ByteSource, ctx: InspectContext, probe: Probe): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext, probe: Probe): Promise<boolean> {
     if (!/\.ya?ml$/i.test(sourceName(ctx)) && !startsWithDirective(probe.head)) return false;
     const length = Math.min(source.size, MAX_YAML_BYTES);
     const text = decodeYaml(await source.read(0, length));
@@ -76,7 +75,7 @@ export const yamlFormat: FormatHandler = {
 };
 
 /** Parses YAML text and records its python tags; a parse failure is reported and the raw text searched instead. */
-export function inspectYamlText(text: string, ctx: InspectContext): void {
+export function inspectYamlText(text: string, ctx: FormatContext): void {
   const depth = flowDepth(text);
   if (depth > MAX_FLOW_DEPTH) {
     ctx.indicate(
@@ -139,7 +138,7 @@ class TagRecorder {
   nodes = 0;
   private readonly seen = new Set<string>();
 
-  constructor(private readonly ctx: InspectContext) {}
+  constructor(private readonly ctx: FormatContext) {}
 
   record(tag: string, offset: number, where: string): void {
     if (!tag.startsWith(PYTHON_TAG)) return;
@@ -191,7 +190,7 @@ function splitPythonName(dotted: string): { module: string; name: string } {
  * declared by `%TAG` lines. Less exact than the tree (no scoping of directives to documents), so it only runs on
  * files that are already a Warning.
  */
-function scanRawTags(text: string, ctx: InspectContext, tags = new TagRecorder(ctx)): void {
+function scanRawTags(text: string, ctx: FormatContext, tags = new TagRecorder(ctx)): void {
   const handles = new Map<string, string>([["!!", "tag:yaml.org,2002:"]]);
   for (const m of text.matchAll(/^%TAG[ \t]+(![\w-]*!?)[ \t]+(\S+)/gm)) handles.set(m[1]!, m[2]!);
   let count = 0;

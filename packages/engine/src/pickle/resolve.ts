@@ -80,3 +80,45 @@ export function resolveCall(callee: Value, args: Value): Resolution | undefined 
   }
   return undefined;
 }
+
+/** `a.b.c` → module `a.b`, name `c`; a bare module path has an empty name. */
+export function splitPath(path: string): { module: string; name: string } {
+  const dot = path.lastIndexOf(".");
+  return dot > 0 ? { module: path.slice(0, dot), name: path.slice(dot + 1) } : { module: path, name: "" };
+}
+
+const GETATTR_SPELLINGS = new Set(["builtins.getattr", "__builtin__.getattr", "__builtins__.getattr"]);
+const INSTANCE_OPCODES = new Set(["NEWOBJ", "NEWOBJ_EX", "OBJ", "INST"]);
+const DUNDER = /^__.*__$/;
+/** (class, method) pairs kept per getattr. */
+export const MAX_BOUND_PAIRS = 16;
+
+export function isGetattr(path: string): boolean {
+  return GETATTR_SPELLINGS.has(path);
+}
+
+/**
+ * The (class, method) a getattr call fetches, when its object is an instance the stream created from a class
+ * (NEWOBJ/OBJ/INST, or copyreg._reconstructor(cls, object, …) under protocols 0–1) and the name is a whole
+ * constant that is not a dunder. Anything else (a module, a global, a computed name) is not a bound-method fetch.
+ */
+export function boundMethodFetch(args: Value): { cls: string; method: string; onClass?: boolean } | undefined {
+  if (args.k !== "tuple" || args.total !== 2) return undefined;
+  const [instance, nameValue] = args.items;
+  const method = constString(nameValue);
+  if (!method || !/^[A-Za-z_]\w*$/.test(method)) return undefined;
+  // getattr(<a global>, 'name'): protocols 2–3 spell a class's own function (`interp1d._call_linear_np`, the
+  // `cls.__new__` of keyword construction) this way. Only listed pairs are accepted, so `__new__` may pass here.
+  if (instance?.k === "global" && (!DUNDER.test(method) || method === "__new__"))
+    return { cls: `${instance.module}.${instance.name}`, method, onClass: true };
+  if (DUNDER.test(method) || instance?.k !== "call") return undefined;
+  if (instance.resolved) return undefined;
+  let cls: Value | undefined;
+  if (INSTANCE_OPCODES.has(instance.opcode)) cls = instance.callee;
+  else if (instance.opcode === "REDUCE" && pathOf(instance.callee)?.match(/^copy_?reg\._reconstructor$/)) {
+    const items = instance.args.k === "tuple" ? instance.args.items : [];
+    if (pathOf(items[1]) === "builtins.object" || pathOf(items[1]) === "__builtin__.object") cls = items[0];
+  }
+  if (cls?.k !== "global") return undefined;
+  return { cls: `${cls.module}.${cls.name}`, method };
+}

@@ -121,6 +121,45 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable("models").addColumn("deleted_at", "text").execute();
     },
   },
+  "004_follow": {
+    // Continuous scanning: followed models are polled for new commits (one claim per model per interval, so
+    // several API processes never poll the same model twice) and Hub webhooks; a scan records which commit it
+    // was asked for and why it ran; repeated webhook deliveries are recognised by their id.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable("models")
+        .addColumn("follow", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("models").addColumn("next_poll_at", "text").execute();
+      await db.schema.alterTable("models").addColumn("last_seen_sha", "text").execute();
+      await db.schema.createIndex("models_follow").on("models").columns(["follow", "next_poll_at"]).execute();
+      await db.schema.alterTable("workspaces").addColumn("poll_interval_seconds", "integer").execute();
+      await db.schema.alterTable("workspaces").addColumn("hook_secret", "text").execute();
+      await db.schema.alterTable("file_scans").addColumn("revision", "text").execute();
+      await db.schema.alterTable("file_scans").addColumn("reason", "text").execute();
+      await db.schema
+        .createTable("hook_deliveries")
+        .addColumn("workspace_id", "text", (c) => c.notNull())
+        .addColumn("delivery_id", "text", (c) => c.notNull())
+        .addColumn("received_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("hook_deliveries_pk", ["workspace_id", "delivery_id"])
+        .execute();
+    },
+  },
+  "004_rules": {
+    // Workspace custom rules, one row per version (who and when); rules null: cleared.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("workspace_rules")
+        .addColumn("workspace_id", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("rules", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("workspace_rules_pk", ["workspace_id", "version"])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -12,12 +12,35 @@ export interface Database {
   file_scan_inventories: InventoryTable;
   jobs: JobTable;
   file_scan_attempts: AttemptTable;
+  hook_deliveries: HookDeliveryTable;
+  workspace_rules: WorkspaceRulesTable;
+}
+
+/** One version of a workspace's custom rules (a `--rules` file as JSON text; null: cleared). */
+export interface WorkspaceRulesTable {
+  workspace_id: string;
+  version: number;
+  rules: string | null;
+  created_at: string;
+  /** The API key id that made the change. */
+  created_by: string;
+}
+
+/** A Hub webhook delivery already acted on (repeated deliveries queue nothing). */
+export interface HookDeliveryTable {
+  workspace_id: string;
+  delivery_id: string;
+  received_at: string;
 }
 
 export interface WorkspaceTable {
   id: string;
   name: string;
   created_at: string;
+  /** How often followed models are polled; null: the server's MODELVET_FOLLOW_INTERVAL_SECONDS. */
+  poll_interval_seconds: number | null;
+  /** Sealed (SecretBox) secret a Hub webhook must send as X-Webhook-Secret; null: webhooks refused. */
+  hook_secret: string | null;
 }
 
 export interface ApiKeyTable {
@@ -63,6 +86,12 @@ export interface ModelTable {
   created_at: string;
   /** Set when the model was deleted but its scan history kept; such a model is hidden everywhere. */
   deleted_at: string | null;
+  /** 1: new commits of its branch or tag are scanned (polling and Hub webhooks); 0: pinned. */
+  follow: number;
+  /** When the poller next asks the Hub for the revision's commit (claimed by one process at a time). */
+  next_poll_at: string | null;
+  /** The newest commit of the revision this service has queued a scan of. */
+  last_seen_sha: string | null;
 }
 
 export interface FileScanTable {
@@ -96,6 +125,10 @@ export interface FileScanTable {
   heartbeat_at: string | null;
   /** pg-boss job id of the running attempt (the reaper fails it when the heartbeat stops). */
   queue_job_id: string | null;
+  /** The commit to scan (a followed model's new commit); null: the model's revision as it is when the scan runs. */
+  revision: string | null;
+  /** Why the scan ran: null for a requested one, "new commit (polling)", "new commit (webhook)". */
+  reason: string | null;
 }
 
 /** One start of a scan: which worker, when, and how it ended (null while running or when its worker died). */

@@ -9,7 +9,11 @@ import { sql } from "kysely";
 import type { Logger } from "pino";
 import { authHook } from "./auth.js";
 import { errorHandler, sendError } from "./errors.js";
+import { nameComponents } from "./openapi-components.js";
 import { fileScanRoutes } from "./routes/file-scans.js";
+import { followRoutes } from "./routes/follow.js";
+import { hookRoutes } from "./routes/hooks.js";
+import { workspaceRulesRoutes } from "./routes/workspace-rules.js";
 import { manageRoutes } from "./routes/manage.js";
 import { projectRoutes } from "./routes/projects.js";
 import { reportRoutes } from "./routes/reports.js";
@@ -50,6 +54,9 @@ export async function buildApp(options: AppOptions) {
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },
+    // Only the OpenAPI 3 document is generated here (no Swagger 2 object).
+    transformObject: (document) =>
+      nameComponents((document as { openapiObject: Record<string, unknown> }).openapiObject),
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
@@ -68,6 +75,19 @@ export async function buildApp(options: AppOptions) {
       await api.register(fileScanRoutes, { services: options.services });
       await api.register(manageRoutes, { services: options.services });
       await api.register(reportRoutes, { services: options.services });
+      await api.register(workspaceRulesRoutes, { services: options.services });
+      await api.register(followRoutes, {
+        services: options.services,
+        defaultIntervalSeconds: options.services.followIntervalSeconds ?? 900,
+      });
+    },
+    { prefix: API_PREFIX },
+  );
+  // Outside the API-key hook: the Hub authenticates its webhook with the workspace's secret instead.
+  await app.register(
+    async (hooks) => {
+      hooks.addHook("onRoute", nameOperation);
+      await hooks.register(hookRoutes, { services: options.services });
     },
     { prefix: API_PREFIX },
   );

@@ -135,7 +135,20 @@ export const RegisterModelBody = Type.Object(
   {
     name: Name,
     model_config: Type.Object(
-      { hugging_face: Type.Object({ model_uri: ModelUri, revision: Type.Optional(Revision) }, closed) },
+      {
+        hugging_face: Type.Object(
+          {
+            model_uri: ModelUri,
+            revision: Type.Optional(Revision),
+            follow: Type.Optional(
+              Type.Boolean({
+                description: "scan new commits of the branch or tag; default true unless the revision is a commit",
+              }),
+            ),
+          },
+          closed,
+        ),
+      },
       closed,
     ),
     integration_id: Type.Optional(Uuid),
@@ -251,8 +264,25 @@ export const FileScan = Type.Object(
     rules_version: Nullable(Type.String()),
     rules_outdated: Type.Boolean(),
     commit: Nullable(Type.String()),
+    revision: Nullable(Type.String({ description: "the commit the scan was asked for; null: the model's revision" })),
+    reason: Nullable(Type.String({ description: "why it ran: null when started by a call, else e.g. new commit" })),
     result: Type.Optional(ScanReport),
     attempts: Type.Optional(Type.Array(ScanAttempt, { description: "GET /file-scans/{id} only, oldest first" })),
+  },
+  closed,
+);
+
+/** One commit of a model's revision history with the verdict of its newest scan. */
+export const RevisionEntry = Type.Object(
+  {
+    commit: Type.String(),
+    file_scan_id: Uuid,
+    scanned_at: Timestamp,
+    status: Type.String(),
+    severity: Nullable(Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)])),
+    severity_label: Nullable(Type.Union([Type.Literal("Pass"), Type.Literal("Warning"), Type.Literal("Alert")])),
+    reason: Nullable(Type.String()),
+    scans: Type.Integer({ description: "scans of this commit (re-scans and re-judgings)" }),
   },
   closed,
 );
@@ -266,10 +296,18 @@ export const Model = Type.Object(
     created_at: Timestamp,
     integration_id: Nullable(Uuid),
     model_config: Type.Object(
-      { hugging_face: Type.Object({ model_uri: Type.String(), revision: Type.String() }, closed) },
+      {
+        hugging_face: Type.Object(
+          { model_uri: Type.String(), revision: Type.String(), follow: Type.Boolean() },
+          closed,
+        ),
+      },
       closed,
     ),
     latest_file_scan: Nullable(FileScan),
+    revisions: Type.Optional(
+      Type.Array(RevisionEntry, { description: "GET /models/{id} only: the commits scanned, newest first" }),
+    ),
   },
   closed,
 );
@@ -313,6 +351,7 @@ export const UpdateModelBody = Type.Object(
     name: Type.Optional(Name),
     revision: Type.Optional(Revision),
     integration_id: Type.Optional(Nullable(Uuid)),
+    follow: Type.Optional(Type.Boolean({ description: "scan new commits of the revision (polling, Hub webhooks)" })),
   },
   { ...closed, minProperties: 1 },
 );
@@ -400,3 +439,33 @@ export const ReportQuery = Type.Object(
   { format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("sarif"), Type.Literal("cyclonedx")])) },
   closed,
 );
+
+/**
+ * The shapes the OpenAPI document names (components.schemas): a title on each, which app.ts turns into a `$ref`.
+ * Validation and serialisation ignore titles.
+ */
+const NAMED: Record<string, TSchema> = {
+  Error: ErrorBody,
+  Workspace,
+  WorkspaceSummary,
+  Integration,
+  CreatedApiKey,
+  ApiKey,
+  Project,
+  Model,
+  FileScan,
+  RuleEntry,
+  RuleDetail,
+  RuleList,
+  CreateWorkspaceBody,
+  CreateApiKeyBody,
+  CreateIntegrationBody,
+  CreateProjectBody,
+  RegisterModelBody,
+  StartScanBody,
+  UpdateWorkspaceBody,
+  UpdateProjectBody,
+  UpdateModelBody,
+  UpdateIntegrationBody,
+};
+for (const [title, schema] of Object.entries(NAMED)) Object.assign(schema, { title });

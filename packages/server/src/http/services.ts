@@ -15,4 +15,6 @@ export interface Services {
   maxScanMemoryMegabytes: number;
   /** The Hub scans read from (HF_ENDPOINT): the web UI links each scanned file there. */
   hubEndpoint?: string;
+  /** MODELVET_FOLLOW_INTERVAL_SECONDS: how often followed models are polled where a workspace sets nothing. */
+  followIntervalSeconds?: number;
 }

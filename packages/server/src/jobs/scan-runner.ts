@@ -1,8 +1,10 @@
+import { loadClassifier, rejudgeReport, type Classifier } from "@modelvet/engine";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
 import { hubTokenOf } from "../store/integrations.js";
+import { classifierFor } from "../store/workspace-rules.js";
 import {
   endAttempt,
   HANDED_BACK,
@@ -47,6 +49,7 @@ const PROGRESS_WRITE_MS = 1000;
 /** Runs file-scan jobs: loads the model and its token, scans in a child process, stores result or reason. */
 export class ScanRunner {
   private readonly budget: MemoryBudget;
+  private pack?: Promise<Classifier>;
 
   constructor(private readonly options: RunnerOptions) {
     this.budget = new MemoryBudget(options.maxScanMemoryMegabytes);
@@ -130,9 +133,10 @@ export class ScanRunner {
   private async record(scan: ScanJob, ram: number, attempt: number, outcome: ScanOutcome): Promise<boolean> {
     const { db, log } = this.options;
     if (outcome.type === "done") {
-      await saveResult(db, scan.id, outcome.report, outcome.inventories);
+      const report = await this.judgeForWorkspace(scan, outcome);
+      await saveResult(db, scan.id, report, outcome.inventories);
       await endAttempt(db, scan.id, attempt, "succeeded");
-      log.info({ file_scan_id: scan.id, severity: outcome.report.severity }, "scan succeeded");
+      log.info({ file_scan_id: scan.id, severity: report.severity }, "scan succeeded");
     } else if (outcome.type === "failed") {
       await saveFailure(db, scan.id, outcome.message);
       await endAttempt(db, scan.id, attempt, "failed");
@@ -142,6 +146,17 @@ export class ScanRunner {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The scan process judges with the built-in pack; a workspace with custom rules has its inventories judged
+   * again here with the pack plus its rules (nothing is read again).
+   */
+  private async judgeForWorkspace(scan: ScanJob, outcome: Extract<ScanOutcome, { type: "done" }>) {
+    this.pack ??= loadClassifier();
+    const classifier = await classifierFor(this.options.db, await this.pack, scan.workspaceId);
+    if (classifier.version === outcome.report.rules_version) return outcome.report;
+    return rejudgeReport(outcome.report, outcome.inventories, classifier);
   }
 
   /**

@@ -25,6 +25,10 @@ export interface FileScan {
   rules_version: string | null;
   rules_outdated: boolean;
   commit: string | null;
+  /** The commit the scan was asked for (a followed model's new commit); null: the model's revision. */
+  revision: string | null;
+  /** Why it ran: null when someone started it. */
+  reason: string | null;
   result?: ScanReport;
 }
 
@@ -50,8 +54,11 @@ export function toFileScan(row: FileScanRow, rulesVersion: string, withResult: b
     severity,
     severity_label: severity ? LABELS[severity] : null,
     rules_version: row.rules_version,
-    rules_outdated: row.rules_version !== null && row.rules_version !== rulesVersion,
+    // Workspace custom rules add "+workspace-rules-v<n>.json" to the pack version; the pack part decides.
+    rules_outdated: row.rules_version !== null && row.rules_version.split("+workspace-rules-")[0] !== rulesVersion,
     commit: row.commit_sha,
+    revision: row.revision,
+    reason: row.reason,
     ...(withResult && row.result ? { result: JSON.parse(row.result) as ScanReport } : {}),
   };
 }
@@ -60,7 +67,13 @@ export function toFileScan(row: FileScanRow, rulesVersion: string, withResult: b
 export async function createFileScan(
   db: Kysely<Database>,
   scope: Scope,
-  input: { model_id: string; project_id: string; ram_request_megabytes?: number | undefined },
+  input: {
+    model_id: string;
+    project_id: string;
+    ram_request_megabytes?: number | undefined;
+    revision?: string | undefined;
+    reason?: string | undefined;
+  },
   rulesVersion: string,
 ): Promise<FileScan> {
   const model = await getModelRow(db, scope, input.model_id);
@@ -91,6 +104,8 @@ export async function createFileScan(
     retry_ram_megabytes: null,
     heartbeat_at: null,
     queue_job_id: null,
+    revision: input.revision ?? null,
+    reason: input.reason ?? null,
   };
   await db.transaction().execute(async (trx) => {
     await trx.insertInto("file_scans").values(row).execute();

@@ -37,6 +37,8 @@ export async function deleteWorkspace(db: Kysely<Database>, scope: Scope, id: st
     await trx.deleteFrom("integrations").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("projects").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("api_keys").where("workspace_id", "=", id).execute();
+    await trx.deleteFrom("hook_deliveries").where("workspace_id", "=", id).execute();
+    await trx.deleteFrom("workspace_rules").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("workspaces").where("id", "=", id).execute();
   });
 }
@@ -75,6 +77,7 @@ export interface ModelEdit {
   revision?: string | undefined;
   /** null detaches the integration. */
   integration_id?: string | null | undefined;
+  follow?: boolean | undefined;
 }
 
 export async function updateModel(db: Kysely<Database>, scope: Scope, id: string, input: ModelEdit): Promise<void> {
@@ -86,6 +89,12 @@ export async function updateModel(db: Kysely<Database>, scope: Scope, id: string
       name: input.name ?? row.name,
       revision: input.revision ?? row.revision,
       integration_id: input.integration_id === undefined ? row.integration_id : input.integration_id,
+      follow: input.follow === undefined ? row.follow : input.follow ? 1 : 0,
+      // Another revision (or following again) starts from what the Hub says now: polled at once.
+      ...(input.revision !== undefined && input.revision !== row.revision
+        ? { last_seen_sha: null, next_poll_at: null }
+        : {}),
+      ...(input.follow && !row.follow ? { next_poll_at: null } : {}),
     })
     .where("id", "=", id)
     .execute();

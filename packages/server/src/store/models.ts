@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { repoIdProblem, revisionProblem } from "@modelvet/engine";
 import type { Database } from "../db/schema.js";
-import { canSee, InvalidRequestError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
+import { canSee, InvalidRequestError, LIST_LIMIT, NotFoundError, now, SCAN_LIST_LIMIT, type Scope } from "./common.js";
 import { fileScansByIds, type FileScan } from "./file-scans.js";
 import { requireIntegration } from "./integrations.js";
 import { getProjectRow } from "./projects.js";
@@ -14,13 +14,16 @@ export interface Model {
   name: string;
   created_at: string;
   integration_id: string | null;
-  model_config: { hugging_face: { model_uri: string; revision: string } };
+  model_config: { hugging_face: { model_uri: string; revision: string; follow: boolean } };
   latest_file_scan: FileScan | null;
+  revisions?: RevisionEntry[];
 }
 
 export interface ModelInput {
   name: string;
-  model_config: { hugging_face: { model_uri: string; revision?: string | undefined } };
+  model_config: {
+    hugging_face: { model_uri: string; revision?: string | undefined; follow?: boolean | undefined };
+  };
   integration_id?: string | undefined;
 }
 
@@ -34,7 +37,7 @@ function toModel(row: ModelRow, latest: FileScan | null): Model {
     name: row.name,
     created_at: row.created_at,
     integration_id: row.integration_id,
-    model_config: { hugging_face: { model_uri: row.model_uri, revision: row.revision } },
+    model_config: { hugging_face: { model_uri: row.model_uri, revision: row.revision, follow: row.follow === 1 } },
     latest_file_scan: latest,
   };
 }
@@ -48,17 +51,23 @@ export async function registerModel(
   requireHubNames(input.model_config.hugging_face);
   const project = await getProjectRow(db, scope, projectId);
   if (input.integration_id) await requireIntegration(db, scope, input.integration_id, project.workspace_id);
+  const revision = input.model_config.hugging_face.revision ?? "main";
+  // A branch or tag moves; a commit does not, so there is nothing to follow.
+  const follow = input.model_config.hugging_face.follow ?? !COMMIT.test(revision);
   const row: ModelRow = {
     id: randomUUID(),
     project_id: project.id,
     workspace_id: project.workspace_id,
     name: input.name,
     model_uri: input.model_config.hugging_face.model_uri,
-    revision: input.model_config.hugging_face.revision ?? "main",
+    revision,
     integration_id: input.integration_id ?? null,
     latest_file_scan_id: null,
     created_at: now(),
     deleted_at: null,
+    follow: follow ? 1 : 0,
+    next_poll_at: null,
+    last_seen_sha: null,
   };
   await db.insertInto("models").values(row).execute();
   return toModel(row, null);
@@ -81,7 +90,55 @@ export async function getModel(db: Kysely<Database>, scope: Scope, id: string, r
   const [latest] = row.latest_file_scan_id
     ? await fileScansByIds(db, [row.latest_file_scan_id], rulesVersion, true)
     : [];
-  return toModel(row, latest ?? null);
+  return { ...toModel(row, latest ?? null), revisions: await revisionHistory(db, row.id) };
+}
+
+const COMMIT = /^[0-9a-f]{40}$/;
+
+export interface RevisionEntry {
+  commit: string;
+  file_scan_id: string;
+  scanned_at: string;
+  status: string;
+  severity: 1 | 2 | 3 | null;
+  severity_label: "Pass" | "Warning" | "Alert" | null;
+  reason: string | null;
+  scans: number;
+}
+
+const LABELS = { 1: "Pass", 2: "Warning", 3: "Alert" } as const;
+
+/** The commits a model's scans covered, newest first, each with the verdict of its newest finished scan. */
+async function revisionHistory(db: Kysely<Database>, modelId: string): Promise<RevisionEntry[]> {
+  const rows = await db
+    .selectFrom("file_scans")
+    .select(["id", "commit_sha", "revision", "status", "severity", "reason", "created_at", "finished_at"])
+    .where("model_id", "=", modelId)
+    .orderBy("created_at", "desc")
+    .limit(SCAN_LIST_LIMIT)
+    .execute();
+  const byCommit = new Map<string, RevisionEntry>();
+  for (const row of rows) {
+    const commit = row.commit_sha ?? row.revision;
+    if (!commit) continue;
+    const seen = byCommit.get(commit);
+    if (seen) {
+      seen.scans++;
+      continue;
+    }
+    const severity = row.severity === 1 || row.severity === 2 || row.severity === 3 ? row.severity : null;
+    byCommit.set(commit, {
+      commit,
+      file_scan_id: row.id,
+      scanned_at: row.finished_at ?? row.created_at,
+      status: row.status,
+      severity,
+      severity_label: severity ? LABELS[severity] : null,
+      reason: row.reason,
+      scans: 1,
+    });
+  }
+  return [...byCommit.values()];
 }
 
 export async function listModels(

@@ -6,6 +6,7 @@ import { now } from "./common.js";
 /** What a worker needs to run a scan job: the scan and its model. */
 export interface ScanJob {
   id: string;
+  workspaceId: string;
   status: Database["file_scans"]["status"];
   attempts: number;
   crashes: number;
@@ -23,6 +24,7 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
     .innerJoin("models as m", "m.id", "f.model_id")
     .select([
       "f.id",
+      "f.workspace_id",
       "f.status",
       "f.attempts",
       "f.crashes",
@@ -31,6 +33,7 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
       "f.ram_request_megabytes",
       "m.model_uri",
       "m.revision",
+      "f.revision as commit",
       "m.integration_id",
     ])
     .where("f.id", "=", id)
@@ -38,6 +41,7 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
   if (!row) return undefined;
   return {
     id: row.id,
+    workspaceId: row.workspace_id,
     status: row.status,
     attempts: Number(row.attempts),
     crashes: Number(row.crashes),
@@ -45,7 +49,8 @@ export async function loadScanJob(db: Kysely<Database>, id: string): Promise<Sca
     retryRamMegabytes: row.retry_ram_megabytes,
     ramMegabytes: row.ram_request_megabytes,
     modelUri: row.model_uri,
-    revision: row.revision,
+    // A followed model's new commit is scanned as that commit, even if the branch moved on since.
+    revision: row.commit ?? row.revision,
     integrationId: row.integration_id,
   };
 }

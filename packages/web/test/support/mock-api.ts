@@ -304,7 +304,17 @@ function report(alert: boolean, rulesVersion: string): ScanReport {
                 call: "os.system('echo modelvet-test')",
               },
             ],
-            indicators: [],
+            // An indicator of the whole file: no member, no offset, so the UI shows no "Where" for it.
+            indicators: [
+              {
+                id: "scan.limit",
+                severity: 2,
+                message: "more than 100000 opcodes; the rest of the stream was not read",
+                reason: "A limit was reached: what was not read could hold code.",
+                references: [],
+                locations: [],
+              },
+            ],
             errors: [],
           },
         ]

@@ -27,8 +27,8 @@ const VERSION = (
 
 /** Report exports by format, each as the JSON text of the download (the CycloneDX writer validates its BOM). */
 const EXPORTS: Record<"json" | "sarif" | "cyclonedx", (report: ScanReport) => Promise<string>> = {
-  json: async (report) => JSON.stringify(report, null, 2),
-  sarif: async (report) => JSON.stringify(toSarif(report, VERSION), null, 2),
+  json: (report) => Promise.resolve(JSON.stringify(report, null, 2)),
+  sarif: (report) => Promise.resolve(JSON.stringify(toSarif(report, VERSION), null, 2)),
   cyclonedx: (report) => toCycloneDx(report, VERSION),
 };
 const MEDIA_TYPES = {

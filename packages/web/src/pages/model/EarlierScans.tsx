@@ -1,3 +1,4 @@
+import { useState } from "react";
 import type { FileScan } from "../../api/types";
 import { shortCommit } from "../../components/format";
 import { ScanBadge, severityWord } from "../../components/SeverityBadge";
@@ -37,14 +38,16 @@ function previousJudged(scans: FileScan[], index: number): FileScan | undefined 
 }
 
 function HistoryEntry({ scan, before, repo, hubEndpoint }: { scan: FileScan; before?: FileScan } & Context) {
+  // A long history renders each scan's findings only once it is opened.
+  const [open, setOpen] = useState(false);
   return (
     <li>
-      <details className="earlier">
+      <details className="earlier" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
         <summary>
           <Time iso={scan.finished_at ?? scan.created_at} /> <ScanBadge scan={scan} />{" "}
           <Change scan={scan} before={before} />
         </summary>
-        {scan.status === "failed" ? (
+        {!open ? null : scan.status === "failed" ? (
           <p>
             <strong>Failed:</strong> {scan.error ?? "no reason recorded"}
           </p>

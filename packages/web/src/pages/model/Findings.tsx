@@ -62,7 +62,10 @@ function FileFindings({ file, href }: { file: FileSecurityReport; href: string |
           )}
         </h4>
         <small className="muted">
-          {file.formats.join(", ") || "unknown format"} · {plural(groups.length, "finding")}
+          {file.formats.join(", ") || "unknown format"} ·{" "}
+          {plural(file.unsafe_dependencies.length + file.indicators.length, "finding")}
+          {groups.length < file.unsafe_dependencies.length + file.indicators.length &&
+            ` in ${plural(groups.length, "entry", "entries")}`}
         </small>
       </header>
       <ul className="findings">
