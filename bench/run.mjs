@@ -411,8 +411,20 @@ writeFileSync(
   join(here, "results.json"),
   JSON.stringify({ machine, date: new Date().toISOString(), results }, null, 2) + "\n",
 );
-writeFileSync(join(here, "RESULTS.md"), renderMarkdown(machine, results));
+writeFileSync(join(here, "RESULTS.md"), renderMarkdown(machine, results) + keptSections());
 console.log(`wrote bench/RESULTS.md (${results.length} cases)`);
+
+/**
+ * Written notes (the start-up profile, fail-over or scale figures) live below a marker line in RESULTS.md; a run
+ * rewrites the measured part above it and keeps everything below as it is.
+ */
+function keptSections() {
+  const KEPT_MARKER = "<!-- Sections below this line are written by hand; `npm run bench` keeps them. -->";
+  const path = join(here, "RESULTS.md");
+  const old = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const at = old.indexOf(KEPT_MARKER);
+  return at >= 0 ? "\n" + old.slice(at) : `\n${KEPT_MARKER}\n`;
+}
 
 function renderMarkdown(machine, rows) {
   const goals = rows.filter((r) => r.goal !== undefined);

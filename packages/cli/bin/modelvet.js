@@ -13,6 +13,17 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
       if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
       throw e;
     });
-  const { main } = await import("../dist/main.js");
+  const { main } = await loadMain();
   process.exitCode = await main(process.argv);
+}
+
+/** The bundled build (`npm run build`); the modules tsc wrote when only `tsc -b` ran. */
+async function loadMain() {
+  try {
+    return await import("../dist/bundle/main.js");
+  } catch (e) {
+    if (e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/bundle/main.js"))
+      return import("../dist/main.js");
+    throw e;
+  }
 }

@@ -1,9 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import pc from "picocolors";
-import cliProgress from "cli-progress";
+import type cliProgress from "cli-progress";
 import {
   formatBytes,
-  InventoryCache,
   renderText,
   scanTargets,
   toCycloneDx,
@@ -35,7 +34,9 @@ export interface ScanCommandOptions {
 }
 
 export async function runScan(targets: string[], options: ScanCommandOptions, version: string): Promise<number> {
-  const bar = options.progress && process.stderr.isTTY ? progressBar() : undefined;
+  // The bar's library loads only when a terminal will show it (never in CI, pipes or hooks).
+  const bar =
+    options.progress && process.stderr.isTTY ? progressBar((await import("cli-progress")).default) : undefined;
   const startTime = new Date();
   let report: ScanReport;
   try {
@@ -50,10 +51,12 @@ export async function runScan(targets: string[], options: ScanCommandOptions, ve
       ...(options.revision ? { revision: options.revision } : {}),
       ...(options.token ? { hub: { token: options.token } } : {}),
       // An inventory read under other budgets is not the default one: custom budgets neither read nor fill the cache.
-      cacheDir:
-        options.cache && !options.maxDecompressed && !options.maxMemberDecompressed
-          ? (options.cacheDir ?? InventoryCache.defaultDir())
-          : false,
+      // Without --cache-dir the engine uses the user's cache folder.
+      ...(options.cache && !options.maxDecompressed && !options.maxMemberDecompressed
+        ? options.cacheDir
+          ? { cacheDir: options.cacheDir }
+          : {}
+        : { cacheDir: false as const }),
       exclude: options.exclude,
       ...(options.includeVcs ? { includeVcs: true } : {}),
       ...(bar ? { onProgress: bar.update } : {}),
@@ -109,7 +112,7 @@ async function render(
  * A bar on standard error, shown only on a terminal and after half a second. It follows bytes, not files, so a
  * single large archive moves too: the engine reports in-flight reads at least every 250 ms.
  */
-function progressBar(): { update: (p: ScanProgress) => void; stop: () => void } {
+function progressBar(bars: typeof cliProgress): { update: (p: ScanProgress) => void; stop: () => void } {
   const started = Date.now();
   let bar: cliProgress.SingleBar | undefined;
   return {
@@ -123,7 +126,7 @@ function progressBar(): { update: (p: ScanProgress) => void; stop: () => void } 
         current: p.current ? ` | ${p.current.length > 40 ? "…" + p.current.slice(-39) : p.current}` : "",
       };
       if (!bar) {
-        bar = new cliProgress.SingleBar(
+        bar = new bars.SingleBar(
           {
             format: "scanning [{bar}] {files} | {read} of {size} read{inflated}{current}",
             hideCursor: true,
@@ -133,7 +136,7 @@ function progressBar(): { update: (p: ScanProgress) => void; stop: () => void } 
             fps: 10,
             etaBuffer: 50,
           },
-          cliProgress.Presets.shades_classic,
+          bars.Presets.shades_classic,
         );
         bar.start(Math.max(p.bytesTotal, 1), 0, payload);
       }

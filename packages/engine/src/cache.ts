@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { homedir, platform } from "node:os";
 import { dirname, join } from "node:path";
@@ -42,7 +41,7 @@ export class InventoryCache {
   }
 
   private async pathOf(key: string): Promise<string> {
-    const digest = createHash("sha256").update(key).digest("hex");
+    const digest = sha256().update(key).digest("hex");
     return join(this.dir, "inventories", await this.engineNamespace(), digest.slice(0, 2), `${digest}.json`);
   }
 
@@ -63,7 +62,7 @@ function processFingerprint(): Promise<string> {
 /** A hash of the engine's compiled code (this module's folder), computed once per process. */
 async function engineFingerprint(): Promise<string> {
   const root = dirname(fileURLToPath(import.meta.url));
-  const hash = createHash("sha256");
+  const hash = sha256();
   const files: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     if (depth > 4) return;
@@ -79,4 +78,12 @@ async function engineFingerprint(): Promise<string> {
     hash.update(file.slice(root.length)).update(await readFile(file));
   }
   return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * node:crypto loads on the first hash: the engine's index re-exports this module, and a scan that uses no cache
+ * (`--no-cache`) should not pay for loading it.
+ */
+function sha256(): import("node:crypto").Hash {
+  return process.getBuiltinModule("node:crypto").createHash("sha256");
 }

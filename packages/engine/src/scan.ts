@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { InventoryCache } from "./cache.js";
+import type { InventoryCache } from "./cache.js";
 import { remoteCodeFindings } from "./formats/remote-code.js";
 import {
   HubAccessError,
@@ -130,8 +129,7 @@ export async function scanTargetsWithInventories(
   const hub = { ...hubSettingsFromEnv(), ...options.hub };
   const { items, targets, skipped } = await collectWork(inputs, options, hub);
   if (items.length === 0) throw new NothingToScanError(nothingToScanMessage(inputs, skipped));
-  const cache =
-    options.cacheDir === false ? undefined : new InventoryCache(options.cacheDir ?? InventoryCache.defaultDir());
+  const cache = options.cacheDir === false ? undefined : await openCache(options.cacheDir);
   const progress = new ProgressTracker(items, options);
   let results;
   try {
@@ -377,6 +375,15 @@ async function collectWork(
   return { items, targets, skipped };
 }
 
+/**
+ * The cache module (and the hashing and home-folder lookups it needs) loads only for a scan that uses it: a
+ * `--no-cache` run, like a CI job's, opens and hashes nothing it does not scan.
+ */
+async function openCache(dir: string | undefined): Promise<InventoryCache> {
+  const { InventoryCache } = await import("./cache.js");
+  return new InventoryCache(dir ?? InventoryCache.defaultDir());
+}
+
 function localItem(path: string): WorkItem {
   let size = 0;
   // A small file is read once, whole, and both hashed and scanned from memory; a larger one is read as needed.
@@ -403,6 +410,7 @@ function localItem(path: string): WorkItem {
     key: async () => {
       const bytes = loadSmall();
       if (bytes) {
+        const { createHash } = await import("node:crypto");
         const digest = createHash("sha256").update(bytes).digest("hex");
         return { key: `sha256:${digest}`, bytesRead: bytes.length, cacheable: false };
       }
@@ -447,7 +455,8 @@ function hubItem(
   };
 }
 
-function sha256File(path: string): Promise<string> {
+async function sha256File(path: string): Promise<string> {
+  const { createHash } = await import("node:crypto");
   return new Promise((resolve, reject) => {
     const hash = createHash("sha256");
     createReadStream(path)

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { LzmaError, LzmaInput, decodeLzma1, decodeLzma2, decodeProperties, fill, lzma2DictionarySize } from "./lzma.js";
 
@@ -214,7 +213,8 @@ function newCheck(type: number): Check {
   if (type === 1) return crc32Check(0);
   if (type === 4) return crc64Check(0n);
   if (type === 10) {
-    const hash = createHash("sha256");
+    // node:crypto loads for an xz stream that carries a SHA-256 check, not for every scan.
+    const hash = process.getBuiltinModule("node:crypto").createHash("sha256");
     const check: Check = {
       update: (b) => (hash.update(b), check),
       matches: (stored) => Buffer.from(hash.digest()).equals(Buffer.from(stored)),

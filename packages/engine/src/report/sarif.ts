@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Invocation, Location as SarifLocation, Log, Notification, ReportingDescriptor, Result } from "sarif";
@@ -170,6 +169,8 @@ function result(
   locations: Location[],
   extra: Record<string, string>,
 ): Result {
+  // node:crypto loads on the first SARIF result, not when a text or JSON scan starts.
+  const { createHash } = process.getBuiltinModule("node:crypto");
   const fingerprint = createHash("sha256").update(`${path}\0${ruleId}\0${text}`).digest("hex").slice(0, 32);
   const places = locations.length > 0 ? locations.slice(0, MAX_LOCATIONS) : [{}];
   return {

@@ -1,6 +1,6 @@
-import { lstat, opendir, realpath, stat } from "node:fs/promises";
+import type { Dirent } from "node:fs";
+import { readdir, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import picomatch from "picomatch";
 
 /** Folders that hold tooling, not models: skipped unless `includeVcs` is set. */
 export const DEFAULT_SKIPPED_DIRS = [".git", ".hg", ".svn", "node_modules", "__pycache__"];
@@ -31,7 +31,7 @@ export interface Collected {
  * the root they were found under: a link to `/etc` or a home folder is never read. Missing roots throw.
  */
 export async function collectPaths(paths: string[], options: CollectOptions): Promise<Collected> {
-  const excluded = compileExcludes(options.exclude ?? []);
+  const excluded = await compileExcludes(options.exclude ?? []);
   const out: Collected = { files: [], skipped: [] };
   for (const path of paths) {
     let info;
@@ -57,7 +57,10 @@ export async function collectPaths(paths: string[], options: CollectOptions): Pr
 
 type Matcher = (relativePath: string, name: string) => boolean;
 
-function compileExcludes(globs: string[]): Matcher {
+/** The glob library loads only when a glob is given: most scans have none. */
+async function compileExcludes(globs: string[]): Promise<Matcher | undefined> {
+  if (globs.length === 0) return undefined;
+  const { default: picomatch } = await import("picomatch");
   const matchers = globs.map((glob) => {
     const trimmed = glob.replace(/\/+$/, "");
     const test = picomatch(trimmed, { dot: true });
@@ -66,39 +69,47 @@ function compileExcludes(globs: string[]): Matcher {
   return (rel, name) => matchers.some((m) => m(rel, name));
 }
 
-async function walk(root: string, out: Collected, options: CollectOptions, excluded: Matcher): Promise<void> {
+async function walk(
+  root: string,
+  out: Collected,
+  options: CollectOptions,
+  excluded: Matcher | undefined,
+): Promise<void> {
   const realRoot = await realpath(root);
   const pending = [root];
   while (pending.length > 0) {
     const dir = pending.pop()!;
-    const names: string[] = [];
+    let entries: Dirent[];
     try {
-      for await (const entry of await opendir(dir)) names.push(entry.name);
+      // One listing call returns each entry's type: no stat per file (only symlinks are resolved further).
+      entries = await readdir(dir, { withFileTypes: true });
     } catch (e) {
       throw new CollectError(`cannot list ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    names.sort();
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirs: string[] = [];
-    for (const name of names) {
+    for (const entry of entries) {
+      const name = entry.name;
       const full = join(dir, name);
-      const rel = relative(root, full).split(sep).join("/");
-      const info = await lstat(full).catch(() => undefined);
-      if (!info) continue;
-      if (excluded(rel, name)) {
+      if (excluded?.(relativePath(root, full), name)) {
         out.skipped.push({ path: full, reason: "excluded" });
         continue;
       }
-      if (info.isDirectory()) {
+      if (entry.isDirectory()) {
         if (!options.includeVcs && DEFAULT_SKIPPED_DIRS.includes(name)) out.skipped.push({ path: full, reason: "vcs" });
         else subdirs.push(full);
-      } else if (info.isFile()) out.files.push(full);
-      else if (info.isSymbolicLink()) await addLink(full, realRoot, out);
+      } else if (entry.isFile()) out.files.push(full);
+      else if (entry.isSymbolicLink()) await addLink(full, realRoot, out);
       else out.skipped.push({ path: full, reason: "not-regular" });
       if (out.files.length > options.maxFiles)
         throw new CollectError(`more than ${options.maxFiles} files to scan; narrow the paths`);
     }
     pending.push(...subdirs.reverse());
   }
+}
+
+function relativePath(root: string, full: string): string {
+  return relative(root, full).split(sep).join("/");
 }
 
 /** A symlinked file is scanned when it resolves inside the root; symlinked folders are never walked. */
