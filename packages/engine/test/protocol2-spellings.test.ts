@@ -94,6 +94,7 @@ describe("functools.partial(cls.__new__, cls, ...) as protocols 2-3 spell keywor
     ["partial-new-nobuild.pkl", 2],
     ["partial-new-dict.pkl", 2],
     ["partial-new-and-other.pkl", 3],
+    ["partial-new-and-inst.pkl", 2],
   ])("%s: any other shape keeps partial a Warning (file %i)", async (file, fileSeverity) => {
     const { severity, flagged } = await verdict(file);
     expect(flagged["functools.partial"]).toBe(2);

@@ -74,7 +74,10 @@ export abstract class CallResolver extends MachineState {
   /** REDUCE of `partial` with `(cls.__new__,)`: the first half of a protocol 2–3 keyword construction. */
   private notePartialNew(value: CallValue): void {
     const { callee, args } = value;
-    if (value.opcode !== "REDUCE" || callee.k !== "global" || !isPartial(`${callee.module}.${callee.name}`)) return;
+    if (callee.k !== "global" || !isPartial(`${callee.module}.${callee.name}`)) return;
+    // INST calls its class without pushing it: a use of partial that no construction accounts for.
+    if (value.opcode === "INST") this.partialNewUse(callee.importIndex).pushes++;
+    if (value.opcode !== "REDUCE") return;
     if (args.k !== "tuple" || args.total !== 1) return;
     const fn = pathOf(args.items[0]);
     if (!fn?.endsWith(".__new__")) return;
