@@ -48,6 +48,7 @@ export class InspectContext implements FormatContext {
         ...(imp.via ? { via: imp.via } : {}),
         ...(imp.boundMethods ? { boundMethods: imp.boundMethods } : {}),
         ...(imp.nestedLoads ? { nestedLoads: imp.nestedLoads } : {}),
+        ...(imp.partialNew ? { partialNew: imp.partialNew } : {}),
       };
       this.inventory.imports.push(record);
     }

@@ -16,6 +16,8 @@ export interface InventoryImport {
   boundMethods?: { pairs: Array<{ cls: string; method: string; onClass?: boolean }>; fetches: number; pushes: number };
   /** Nested-pickle loaders only: pushes of it, and calls whose literal byte payload was read as a nested file. */
   nestedLoads?: { pushes: number; reads: number };
+  /** `functools.partial` only: its uses as protocol 2–3 keyword construction (see pickle/scan-types.ts). */
+  partialNew?: { classes: string[]; constructions: number; pushes: number; spoiled: boolean };
 }
 
 export interface InventoryIndicator {

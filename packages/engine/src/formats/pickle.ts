@@ -1,7 +1,14 @@
-import { scanPickles, type PickleHooks, type PickleScan } from "../pickle/machine.js";
+import { latin1PayloadBytes } from "../pickle/latin1-payload.js";
+import {
+  DEFAULT_LIMITS,
+  scanPickles,
+  type NestedPayload,
+  type PickleHooks,
+  type PickleScan,
+} from "../pickle/machine.js";
 import { OPCODES } from "../pickle/opcodes.js";
 import { ByteReader, SourceWindow } from "../source/byte-reader.js";
-import { SliceSource, type ByteSource } from "../source/byte-source.js";
+import { BufferSource, SliceSource, type ByteSource } from "../source/byte-source.js";
 import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import type { Value } from "../pickle/values.js";
 import { joblibHooks } from "./joblib.js";
@@ -82,14 +89,41 @@ export async function runPickles(
 export async function recordPickleScan(scan: PickleScan, source: ByteSource, ctx: FormatContext): Promise<void> {
   // A loader's payloads count as read only here, where they are inspected (the policy passes a loader whose every
   // payload was read; a stream scanned without this step leaves the count at zero).
+  const children: Array<{ nested: NestedPayload; child: ByteSource }> = [];
   for (const nested of scan.nested) {
+    const child = await payloadSource(nested, source, ctx);
+    if (!child) continue;
+    children.push({ nested, child });
     const use = nested.importIndex !== undefined ? scan.imports[nested.importIndex]?.nestedLoads : undefined;
-    if (use && nested.at + nested.length <= source.size) use.reads++;
+    if (use) use.reads++;
   }
   ctx.addPickleScan(scan);
-  for (const nested of scan.nested) {
-    if (nested.at + nested.length > source.size) continue;
-    const child = new SliceSource(source, nested.at, nested.length, `${nested.loader}@${nested.at}`);
+  for (const { nested, child } of children)
     await ctx.inspectChild(child, `${ctx.member ? ctx.member + ":" : ""}${nested.loader}(bytes@${nested.at})`);
+}
+
+/**
+ * The bytes a loader is given: a slice of the stream, or for `_codecs.encode(<str>, 'latin1')` the string's code
+ * points, decoded into memory up to maxEncodedPayload. Undefined when they cannot be read (past the end, over the
+ * limit, or text the loader itself would fail on); the loader then keeps its rule's verdict.
+ */
+async function payloadSource(
+  nested: NestedPayload,
+  source: ByteSource,
+  ctx: FormatContext,
+): Promise<ByteSource | undefined> {
+  if (nested.at + nested.length > source.size) return undefined;
+  const name = `${nested.loader}@${nested.at}`;
+  if (!nested.text) return new SliceSource(source, nested.at, nested.length, name);
+  const max = ctx.limits.pickle.maxEncodedPayload ?? DEFAULT_LIMITS.maxEncodedPayload;
+  if (nested.length > max) {
+    ctx.indicate(
+      "pickle.limit",
+      `_codecs.encode payload of ${nested.length} bytes given to ${nested.loader} is longer than maxEncodedPayload (${max} bytes); it is not read`,
+      nested.at,
+    );
+    return undefined;
   }
+  const bytes = latin1PayloadBytes(await source.read(nested.at, nested.length), nested.text);
+  return bytes ? new BufferSource(bytes, name) : undefined;
 }

@@ -264,10 +264,11 @@ class Machine extends OperandReader {
         }
         const text = rawUnicodeEscape(raw);
         if (text === undefined) this.fail("pickle.invalid_argument", "UNICODE argument with a bad escape", at);
+        const src = { at: at + 1, bytes: raw.length, text: "raw-unicode-escape" } as const;
         this.push(
           text.length > this.limits.maxStringKept
-            ? str(text.slice(0, this.limits.maxStringKept), text.length)
-            : str(text),
+            ? str(text.slice(0, this.limits.maxStringKept), text.length, src)
+            : str(text, text.length, src),
         );
         return text;
       }
@@ -275,7 +276,9 @@ class Machine extends OperandReader {
         this.need(1);
         const n = r.u8();
         if (n <= r.available && n <= this.limits.maxStringKept) {
-          const v = str(lenientUtf8.decode(r.take(n)));
+          const start = r.offset;
+          const text = lenientUtf8.decode(r.take(n));
+          const v = str(text, text.length, { at: start, bytes: n, text: "utf8" });
           this.push(v);
           return v.v;
         }
@@ -492,6 +495,7 @@ class Machine extends OperandReader {
         const state = this.pop(at, name);
         const target = this.top(at, name);
         this.checkMutation(target, name, at);
+        this.notePartialState(target, state);
         if (this.options.hooks?.afterBuild) this.pendingBuild = { target, state };
         return undefined;
       }

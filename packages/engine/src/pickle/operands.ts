@@ -72,10 +72,11 @@ export abstract class OperandReader extends CallResolver {
 
   protected stringValue(length: number): Value {
     const keepBytes = this.limits.maxStringKept * 4;
-    const { head } = this.payload(length, keepBytes);
+    const { head, start } = this.payload(length, keepBytes);
     const text = lenientUtf8.decode(head);
-    if (length <= keepBytes && text.length <= this.limits.maxStringKept) return str(text);
-    return str(text.slice(0, this.limits.maxStringKept), Math.max(length, text.length));
+    const src = { at: start, bytes: length, text: "utf8" } as const;
+    if (length <= keepBytes && text.length <= this.limits.maxStringKept) return str(text, text.length, src);
+    return str(text.slice(0, this.limits.maxStringKept), Math.max(length, text.length), src);
   }
 
   protected bytesValue(length: number, kind: BytesValue["kind"]): BytesValue {

@@ -93,6 +93,11 @@ const DUNDER = /^__.*__$/;
 /** (class, method) pairs kept per getattr. */
 export const MAX_BOUND_PAIRS = 16;
 
+/** functools.partial in any of the loader's spellings. */
+export function isPartial(path: string): boolean {
+  return canonical(path) === PARTIAL;
+}
+
 export function isGetattr(path: string): boolean {
   return GETATTR_SPELLINGS.has(path);
 }

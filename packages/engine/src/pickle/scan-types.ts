@@ -24,6 +24,11 @@ export interface PickleLimits {
   maxLongLine: number;
   /** Pickles back to back in one stream. */
   maxPickles: number;
+  /**
+   * Bytes of text decoded into memory to read a `_codecs.encode(<str>, 'latin1')` payload given to a pickle
+   * loader (protocols 0–2 spell bytes so); a longer one is not read and its loader keeps its Warning.
+   */
+  maxEncodedPayload: number;
   /** Wall-clock deadline (Date.now() milliseconds); checked every few thousand opcodes. */
   deadline: number;
 }
@@ -37,6 +42,7 @@ export const DEFAULT_LIMITS: PickleLimits = {
   maxLine: 64 * 1024,
   maxLongLine: 1024 * 1024 * 1024,
   maxPickles: 10_000,
+  maxEncodedPayload: 64 * 1024 * 1024,
   deadline: Infinity,
 };
 
@@ -64,6 +70,22 @@ export interface ImportRecord {
    * (counted by the reader that inspects them, formats/pickle.ts) how many of its payloads were read as nested files.
    */
   nestedLoads?: { pushes: number; reads: number };
+  /** For `functools.partial`: its uses as CPython's protocol 2–3 keyword construction (see PartialNewUse). */
+  partialNew?: PartialNewUse;
+}
+
+/**
+ * Protocols 2–3 write keyword construction (what protocol 4's NEWOBJ_EX does) as
+ * `partial(cls.__new__, cls, *args, **kwargs)()`: REDUCE partial with `(cls.__new__,)`, then BUILD with the state
+ * `(cls.__new__, (cls, *args), kwargs, None)`. `constructions` counts partials built in exactly that shape, with
+ * their classes; `spoiled` is set when a BUILD gives such a partial any other state. When every push of partial
+ * was such a construction and none was spoiled, the policy judges the classes instead of partial.
+ */
+export interface PartialNewUse {
+  classes: string[];
+  constructions: number;
+  pushes: number;
+  spoiled: boolean;
 }
 
 export interface BoundMethodUse {
@@ -87,6 +109,11 @@ export interface NestedPayload {
   head: Uint8Array;
   /** The loader's import, when it was called directly with this payload as its only argument. */
   importIndex?: number;
+  /**
+   * Set when the payload is `_codecs.encode(<str>, 'latin1')`: `at`/`length` are then the string's bytes in the
+   * stream, decoded this way to text whose code points are the payload's bytes.
+   */
+  text?: "utf8" | "raw-unicode-escape";
 }
 
 export interface PickleScan {

@@ -1,9 +1,10 @@
 import type { ByteReader } from "../source/byte-reader.js";
-import { isGetattr } from "./resolve.js";
+import { isGetattr, isPartial } from "./resolve.js";
 import {
   DEFAULT_LIMITS,
   DEFAULT_NESTED_LOADERS,
   type BoundMethodUse,
+  type PartialNewUse,
   type PickleLimits,
   type PickleOptions,
   type PickleScan,
@@ -167,6 +168,7 @@ export abstract class MachineState {
       this.fail("pickle.limit", `stack deeper than ${this.limits.maxStackDepth}`, this.r.offset);
     if (v.k === "global" && isGetattr(`${v.module}.${v.name}`)) this.boundMethodUse(v.importIndex).pushes++;
     if (v.k === "global" && this.nestedLoaders.has(`${v.module}.${v.name}`)) this.nestedLoadUse(v.importIndex).pushes++;
+    if (v.k === "global" && isPartial(`${v.module}.${v.name}`)) this.partialNewUse(v.importIndex).pushes++;
     this.stack.push(v);
   }
 
@@ -246,6 +248,12 @@ export abstract class MachineState {
     record.boundMethods ??= { pairs: [], fetches: 0, pushes: 0 };
     return record.boundMethods;
   }
+  protected partialNewUse(index: number): PartialNewUse {
+    const record = this.scan.imports[index]!;
+    record.partialNew ??= { classes: [], constructions: 0, pushes: 0, spoiled: false };
+    return record.partialNew;
+  }
+
   protected nestedLoadUse(index: number): { pushes: number; reads: number } {
     const record = this.scan.imports[index]!;
     record.nestedLoads ??= { pushes: 0, reads: 0 };

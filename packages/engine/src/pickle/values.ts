@@ -21,6 +21,16 @@ export interface StrValue {
   /** The text, cut at the keep limit when `length` is larger. */
   readonly v: string;
   readonly length: number;
+  /** Where the whole text lies in the stream, so a payload spelled as text can be read back in full. */
+  readonly src?: TextSpan;
+}
+
+/** The stream bytes of a string operand and how the loader decodes them to text. */
+export interface TextSpan {
+  readonly at: number;
+  readonly bytes: number;
+  /** BINUNICODE* are UTF-8; protocol 0's UNICODE line is raw-unicode-escape. */
+  readonly text: "utf8" | "raw-unicode-escape";
 }
 
 export interface BytesValue {
@@ -31,6 +41,14 @@ export interface BytesValue {
   readonly head: Uint8Array;
   /** Absolute offset of the payload in the stream, for a nested scan. */
   readonly at: number;
+  /**
+   * Set when the bytes are `_codecs.encode(<str>, 'latin1')` (how protocols 0–2 spell bytes): the stream holds
+   * the text at this span, and the bytes are its code points. `at` is then `encoded.at` and `length` the text's
+   * length in the stream (an upper bound of the byte count).
+   */
+  readonly encoded?: TextSpan;
+  /** The call that made these bytes, rendered in its place (the report shows what the file spells). */
+  readonly spelled?: CallValue;
 }
 
 export interface SeqValue {
@@ -68,8 +86,8 @@ export interface CallValue {
 export const NONE: Value = { k: "none" };
 export const KEEP_ITEMS = 32;
 
-export function str(v: string, length = v.length): StrValue {
-  return { k: "str", v, length };
+export function str(v: string, length = v.length, src?: TextSpan): StrValue {
+  return src ? { k: "str", v, length, src } : { k: "str", v, length };
 }
 
 export function opaque(what: string): Value {
@@ -127,7 +145,7 @@ function renderDepth(v: Value, depth: number): string {
     case "str":
       return pyStr(v.v) + (v.length > v.v.length ? `…(${v.length} chars)` : "");
     case "bytes":
-      return renderBytes(v);
+      return v.spelled ? renderCall(v.spelled, depth) : renderBytes(v);
     case "list":
       return `[${items(v.items, v.total, depth)}]`;
     case "tuple":

@@ -81,6 +81,25 @@ export class Classifier {
     return worst;
   }
 
+  /**
+   * The verdict for `partial(cls.__new__, cls, …)` used only as protocol 2–3 keyword construction: Pass when every
+   * class is allowed and its `__new__` is an allowed (class, method) pair, as NEWOBJ_EX of the class would be;
+   * otherwise undefined, and partial keeps its own verdict.
+   */
+  constructions(classes: readonly string[]): Verdict | undefined {
+    for (const cls of classes) {
+      const dot = cls.lastIndexOf(".");
+      if (dot < 0 || this.classify(cls.slice(0, dot), cls.slice(dot + 1)).severity !== 1) return undefined;
+      if (!this.boundMethodRule(cls, "__new__")) return undefined;
+    }
+    return {
+      severity: 1,
+      matchedPath: "functools.partial",
+      reason: `functools.partial only constructs ${classes.join(", ")} the way protocols 2-3 spell keyword construction (partial(cls.__new__, cls, ...)); each class and its __new__ are allowed.`,
+      references: [],
+    };
+  }
+
   private boundMethodRule(cls: string, method: string) {
     return (
       this.pack.boundMethods.get(`${this.normalize(cls)}\0${method}`) ?? this.pack.boundMethods.get(`${cls}\0${method}`)

@@ -13,6 +13,7 @@ export function judge(inventory: FileInventory, classifier: Classifier): FileSec
     const verdict =
       nestedLoadVerdict(imp, classifier.classify(imp.module, imp.name)) ??
       boundMethodVerdict(imp, classifier) ??
+      partialNewVerdict(imp, classifier) ??
       classifier.classify(imp.module, imp.name);
     if (verdict.severity === 1) continue;
     severity = Math.max(severity, verdict.severity) as Severity;
@@ -76,6 +77,14 @@ function boundMethodVerdict(imp: FileInventory["imports"][number], classifier: C
   const use = imp.boundMethods;
   if (!use || use.pushes === 0 || use.fetches !== use.pushes || use.pairs.length === 0) return undefined;
   return classifier.boundMethods(use.pairs);
+}
+
+/** functools.partial judged by the classes it constructs, when every push of it was a keyword construction. */
+function partialNewVerdict(imp: FileInventory["imports"][number], classifier: Classifier) {
+  const use = imp.partialNew;
+  if (!use || use.spoiled || use.pushes === 0 || use.constructions !== use.pushes || use.classes.length === 0)
+    return undefined;
+  return classifier.constructions(use.classes);
 }
 
 /**
