@@ -283,6 +283,14 @@ describe("outbound webhooks", () => {
     expect((await foreign("GET", `/workspaces/${otherId}/webhooks/${hookId}/deliveries`)).status).toBe(404);
     expect((await foreign("DELETE", `/workspaces/${otherId}/webhooks/${hookId}`)).status).toBe(404);
     expect((await api("GET", `/workspaces/${wsId}/webhooks/${hookId}`)).status).toBe(200);
+    // Deleting the workspace takes its webhooks along.
+    const gone = await fetch(`${base}/api/v1/workspaces/${wsId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    expect(gone.status).toBe(204);
+    const left = await ts.service.db.kysely.selectFrom("webhooks").select("id").where("id", "=", hookId).execute();
+    expect(left).toHaveLength(0);
   });
 
   test("only http(s) URLs without credentials are taken", async () => {
