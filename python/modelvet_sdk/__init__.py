@@ -10,6 +10,7 @@ from .errors import ModelvetError, ModelvetTimeoutError
 from .job import FileScanJob
 from .project import Project
 from .records import FileScan, FileScanResult, Model, Record, Workspace
+from .webhooks import WEBHOOK_TOLERANCE_SECONDS, verify_webhook_signature
 
 __all__ = [
     "Client",
@@ -21,6 +22,8 @@ __all__ = [
     "ModelvetTimeoutError",
     "Project",
     "Record",
+    "WEBHOOK_TOLERANCE_SECONDS",
     "Workspace",
     "__version__",
+    "verify_webhook_signature",
 ]

@@ -26,6 +26,10 @@ def _seg(value: str, what: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
+def _webhook_path(workspace_id: str, webhook_id: str) -> str:
+    return f"/workspaces/{_seg(workspace_id, 'workspace_id')}/webhooks/{_seg(webhook_id, 'webhook_id')}"
+
+
 class Client:
     """Client of a modelvet server.
 
@@ -203,6 +207,31 @@ class Client:
         """Every version of the custom rules, newest first (who and when)."""
         path = f"/workspaces/{_seg(workspace_id, 'workspace_id')}/rules/versions"
         return [Record(v) for v in self._http.request("GET", path)["versions"]]
+
+    # --- Outbound webhooks: new Alerts, severity changes and failed scans of followed models ---
+    def create_webhook(self, workspace_id: str, url: str, secret: str, description: Optional[str] = None) -> Record:
+        """Adds a webhook; events are POSTed to ``url`` signed with ``secret`` (never returned; check requests
+        with ``verify_webhook_signature``). The server refuses non-http(s) URLs and private targets (400)."""
+        body: Dict[str, Any] = {"url": url, "secret": secret}
+        if description is not None:
+            body["description"] = description
+        return Record(self._http.request("POST", f"/workspaces/{_seg(workspace_id, 'workspace_id')}/webhooks", body))
+
+    def list_webhooks(self, workspace_id: str) -> List[Record]:
+        path = f"/workspaces/{_seg(workspace_id, 'workspace_id')}/webhooks"
+        return [Record(w) for w in self._http.request("GET", path)["webhooks"]]
+
+    def get_webhook(self, workspace_id: str, webhook_id: str) -> Record:
+        return Record(self._http.request("GET", _webhook_path(workspace_id, webhook_id)))
+
+    def delete_webhook(self, workspace_id: str, webhook_id: str) -> None:
+        """Deletes the webhook with its pending deliveries and its log."""
+        self._http.request("DELETE", _webhook_path(workspace_id, webhook_id))
+
+    def list_webhook_deliveries(self, workspace_id: str, webhook_id: str) -> List[Record]:
+        """The webhook's deliveries, newest first: ``state``, ``attempts``, ``last_status``, ``attempt_log``."""
+        path = _webhook_path(workspace_id, webhook_id) + "/deliveries"
+        return [Record(d) for d in self._http.request("GET", path)["deliveries"]]
 
     def _get_raw_file_scan(self, file_scan_id: str, verbose: bool) -> Dict[str, Any]:
         query = {"verbose": "true"} if verbose else None

@@ -19,8 +19,10 @@ from modelvet_sdk import (
     ModelvetTimeoutError,
     Project,
     Record,
+    WEBHOOK_TOLERANCE_SECONDS,
     Workspace,
     __version__,
+    verify_webhook_signature,
 )
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "ModelvetTimeoutError",
     "Project",
     "Record",
+    "WEBHOOK_TOLERANCE_SECONDS",
     "Workspace",
     "__version__",
+    "verify_webhook_signature",
 ]

@@ -20,6 +20,8 @@ import type {
   Workspace,
   WorkspaceRules,
   WorkspaceRulesChange,
+  Webhook,
+  WebhookDelivery,
   WorkspaceSummary,
 } from "./types.js";
 
@@ -305,9 +307,50 @@ export class Client implements FileScanReader, ModelRegistrar {
     return body.versions;
   }
 
+  /**
+   * Adds an outbound webhook: new Alerts, severity changes and failed scans of followed models are POSTed to
+   * `url`, signed with `secret` (X-Modelvet-Signature; check it with `verifyWebhookSignature`).
+   */
+  async createWebhook(
+    workspaceId: string,
+    webhook: { url: string; secret: string; description?: string },
+  ): Promise<Webhook> {
+    return await this.#http.request("POST", `/workspaces/${seg(workspaceId, "workspaceId")}/webhooks`, webhook);
+  }
+
+  async listWebhooks(workspaceId: string): Promise<Webhook[]> {
+    const body: { webhooks: Webhook[] } = await this.#http.request(
+      "GET",
+      `/workspaces/${seg(workspaceId, "workspaceId")}/webhooks`,
+    );
+    return body.webhooks;
+  }
+
+  async getWebhook(workspaceId: string, webhookId: string): Promise<Webhook> {
+    return await this.#http.request("GET", webhookPath(workspaceId, webhookId));
+  }
+
+  /** Deletes the webhook with its pending deliveries and log. */
+  async deleteWebhook(workspaceId: string, webhookId: string): Promise<void> {
+    await this.#http.request("DELETE", webhookPath(workspaceId, webhookId));
+  }
+
+  /** The webhook's deliveries, newest first, each with its attempts. */
+  async listWebhookDeliveries(workspaceId: string, webhookId: string): Promise<WebhookDelivery[]> {
+    const body: { deliveries: WebhookDelivery[] } = await this.#http.request(
+      "GET",
+      `${webhookPath(workspaceId, webhookId)}/deliveries`,
+    );
+    return body.deliveries;
+  }
+
   /** @internal Used by FileScanJob.getStatus. */
   async readFileScan(fileScanId: string, verbose: boolean): Promise<FileScan> {
     const query = verbose ? { verbose: "true" } : undefined;
     return await this.#http.request("GET", `/file-scans/${seg(fileScanId, "fileScanId")}`, undefined, query);
   }
+}
+
+function webhookPath(workspaceId: string, webhookId: string): string {
+  return `/workspaces/${seg(workspaceId, "workspaceId")}/webhooks/${seg(webhookId, "webhookId")}`;
 }

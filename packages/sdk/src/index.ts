@@ -8,4 +8,5 @@ export { ModelvetError, ModelvetTimeoutError } from "./errors.js";
 export { normaliseDomain, SDK_VERSION } from "./http.js";
 export { FileScanJob, type GetStatusOptions } from "./job.js";
 export { ProjectHandle } from "./project.js";
+export { verifyWebhookSignature, WEBHOOK_TOLERANCE_SECONDS, type VerifyOptions } from "./webhook-signature.js";
 export type * from "./types.js";

@@ -41,6 +41,16 @@ export interface ServiceConfig {
   followTickMs: number;
   followConcurrency: number;
   follow: boolean;
+  /** The web UI's address as people reach it; webhook events link to the model page there (else a path). */
+  publicUrl?: string;
+  /** MODELVET_WEBHOOKS_ALLOW_PRIVATE=1: outbound webhooks may target private, loopback and link-local addresses. */
+  webhooksAllowPrivate: boolean;
+  /** The wait before the first retry of a failed webhook delivery (doubling after each). */
+  webhookRetryBaseMs: number;
+  /** Attempts of one webhook delivery before it is given up. */
+  webhookMaxAttempts: number;
+  /** A webhook receiver must answer within this time. */
+  webhookTimeoutMs: number;
 }
 
 /** A start-up failure a person can act on (bad setting, database unreachable); the CLI prints just its message. */
@@ -79,6 +89,11 @@ export function configFromEnv(
     followTickMs: int(env.MODELVET_FOLLOW_TICK_MS, 5000, "MODELVET_FOLLOW_TICK_MS", 50),
     followConcurrency: int(env.MODELVET_FOLLOW_CONCURRENCY, 4, "MODELVET_FOLLOW_CONCURRENCY"),
     follow: env.MODELVET_FOLLOW !== "off",
+    ...(env.MODELVET_PUBLIC_URL ? { publicUrl: env.MODELVET_PUBLIC_URL } : {}),
+    webhooksAllowPrivate: env.MODELVET_WEBHOOKS_ALLOW_PRIVATE === "1",
+    webhookRetryBaseMs: int(env.MODELVET_WEBHOOK_RETRY_BASE_MS, 30_000, "MODELVET_WEBHOOK_RETRY_BASE_MS", 10),
+    webhookMaxAttempts: int(env.MODELVET_WEBHOOK_MAX_ATTEMPTS, 6, "MODELVET_WEBHOOK_MAX_ATTEMPTS"),
+    webhookTimeoutMs: int(env.MODELVET_WEBHOOK_TIMEOUT_MS, 10_000, "MODELVET_WEBHOOK_TIMEOUT_MS", 100),
   };
   const merged = { ...config, ...overrides };
   if (merged.leaseMs > 30_000)
@@ -87,6 +102,8 @@ export function configFromEnv(
     throw new StartupError(
       `MODELVET_DEFAULT_RAM_MB (${merged.defaultRamMegabytes}) is more than MODELVET_MAX_SCAN_MEMORY_MB (${merged.maxScanMemoryMegabytes})`,
     );
+  if (merged.webhookMaxAttempts > 20)
+    throw new StartupError("MODELVET_WEBHOOK_MAX_ATTEMPTS must be at most 20 (retries double their wait each time)");
   return merged;
 }
 

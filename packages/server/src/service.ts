@@ -10,6 +10,7 @@ import { FollowPoller } from "./jobs/follow-poller.js";
 import { PgBossQueue } from "./jobs/pgboss-queue.js";
 import type { JobQueue } from "./jobs/queue.js";
 import { ScanRunner } from "./jobs/scan-runner.js";
+import { WebhookDispatcher } from "./jobs/webhook-dispatcher.js";
 import { SecretBox } from "./security/secret-box.js";
 import { rejudgeLatest } from "./store/rejudge.js";
 import { classifierFor } from "./store/workspace-rules.js";
@@ -40,6 +41,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let queue: JobQueue | undefined;
   let poller: FollowPoller | undefined;
+  let dispatcher: WebhookDispatcher | undefined;
   try {
     const box = SecretBox.load(config);
     queue = await openQueue(config, db, owner, logger);
@@ -50,6 +52,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ...(generatedAdminKey ? { generatedAdminKey } : {}),
       close: async () => {
         await poller?.stop();
+        await dispatcher?.stop();
         await service.app?.close();
         await queue?.stop();
         await db.close();
@@ -63,6 +66,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         log: logger,
         workerName: owner,
         heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
+        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       });
       await queue.work(runner.handle, config.concurrency);
     }
@@ -77,12 +81,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           maxScanMemoryMegabytes: config.maxScanMemoryMegabytes,
           hubEndpoint: config.hubEndpoint,
           followIntervalSeconds: config.followIntervalSeconds,
+          webhooksAllowPrivate: config.webhooksAllowPrivate,
+          ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
         },
         logger,
         webDir: config.webDir,
       });
       // Results judged by another rules pack (this server was upgraded) are judged again, in the background.
-      void rejudgeLatest(db.kysely, (ws) => classifierFor(db.kysely, classifier, ws)).then(
+      const events = config.publicUrl ? { publicUrl: config.publicUrl } : {};
+      void rejudgeLatest(db.kysely, (ws) => classifierFor(db.kysely, classifier, ws), undefined, events).then(
         (r) => r.rejudged > 0 && logger.info({ ...r, rules_version: classifier.version }, "results judged again"),
         (e: unknown) => logger.warn({ err: e }, "cannot judge stored results again"),
       );
@@ -102,9 +109,23 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         poller.start();
       }
     }
+    // Every process delivers webhook events (claimed one at a time from the database, so never twice).
+    dispatcher = new WebhookDispatcher({
+      db: db.kysely,
+      box,
+      log: logger,
+      owner,
+      pollMs: config.pollMs,
+      maxAttempts: config.webhookMaxAttempts,
+      retryBaseMs: config.webhookRetryBaseMs,
+      timeoutMs: config.webhookTimeoutMs,
+      allowPrivate: config.webhooksAllowPrivate,
+    });
+    dispatcher.start();
     return service;
   } catch (e) {
     await poller?.stop().catch(() => undefined);
+    await dispatcher?.stop().catch(() => undefined);
     await queue?.stop().catch(() => undefined);
     await db.close();
     throw e;

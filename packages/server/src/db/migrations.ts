@@ -160,6 +160,64 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  "006_webhooks": {
+    // Outbound webhooks: per-workspace receivers (the signing secret sealed like integration secrets), one
+    // delivery row per event and receiver (unique per event key, so a repeated event is queued once), claimed by
+    // a lease like the embedded jobs, and one row per attempt for the delivery log.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable("webhooks")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("workspace_id", "text", (c) => c.notNull().references("workspaces.id"))
+        .addColumn("url", "text", (c) => c.notNull())
+        .addColumn("secret", "text", (c) => c.notNull())
+        .addColumn("description", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("webhooks_workspace").on("webhooks").column("workspace_id").execute();
+      await db.schema
+        .createTable("webhook_deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("webhook_id", "text", (c) => c.notNull())
+        .addColumn("workspace_id", "text", (c) => c.notNull())
+        .addColumn("event", "text", (c) => c.notNull())
+        .addColumn("event_key", "text", (c) => c.notNull())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("next_attempt_at", "text", (c) => c.notNull())
+        .addColumn("lease_owner", "text")
+        .addColumn("lease_expires_at", "text")
+        .addColumn("last_status", "integer")
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .addColumn("delivered_at", "text")
+        .addUniqueConstraint("webhook_deliveries_event", ["webhook_id", "event_key"])
+        .execute();
+      await db.schema
+        .createIndex("webhook_deliveries_due")
+        .on("webhook_deliveries")
+        .columns(["state", "next_attempt_at"])
+        .execute();
+      await db.schema
+        .createIndex("webhook_deliveries_webhook")
+        .on("webhook_deliveries")
+        .columns(["webhook_id", "created_at"])
+        .execute();
+      await db.schema
+        .createTable("webhook_attempts")
+        .addColumn("delivery_id", "text", (c) => c.notNull())
+        .addColumn("attempt", "integer", (c) => c.notNull())
+        .addColumn("started_at", "text", (c) => c.notNull())
+        .addColumn("finished_at", "text", (c) => c.notNull())
+        .addColumn("status_code", "integer")
+        .addColumn("error", "text")
+        .addPrimaryKeyConstraint("webhook_attempts_pk", ["delivery_id", "attempt"])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -14,6 +14,57 @@ export interface Database {
   file_scan_attempts: AttemptTable;
   hook_deliveries: HookDeliveryTable;
   workspace_rules: WorkspaceRulesTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
+}
+
+/** An outbound webhook of a workspace: events are POSTed to `url`, signed with the secret. */
+export interface WebhookTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  /** Sealed (SecretBox, the row id as additional data); never returned. */
+  secret: string;
+  description: string;
+  created_at: string;
+  /** The API key id that created it. */
+  created_by: string;
+}
+
+/** One event for one webhook, from queued to delivered or given up. */
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  workspace_id: string;
+  /** "alert" | "severity_changed" | "scan_failed". */
+  event: string;
+  /** What makes the event unique for its webhook (the file scan and event), so it is queued once. */
+  event_key: string;
+  /** The JSON body sent (signed afresh at every attempt, with that attempt's timestamp). */
+  payload: string;
+  /** pending: waiting for its next attempt; delivering: claimed; delivered; failed: given up. */
+  state: "pending" | "delivering" | "delivered" | "failed";
+  attempts: number;
+  next_attempt_at: string;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  /** The receiver's HTTP status at the last attempt (null: no answer). */
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+/** One attempt of a delivery: when, the receiver's status, or why there was none. */
+export interface WebhookAttemptTable {
+  delivery_id: string;
+  attempt: number;
+  started_at: string;
+  finished_at: string;
+  status_code: number | null;
+  error: string | null;
 }
 
 /** One version of a workspace's custom rules (a `--rules` file as JSON text; null: cleared). */

@@ -17,6 +17,7 @@ import { workspaceRulesRoutes } from "./routes/workspace-rules.js";
 import { manageRoutes } from "./routes/manage.js";
 import { projectRoutes } from "./routes/projects.js";
 import { reportRoutes } from "./routes/reports.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
 import type { Services } from "./services.js";
 
@@ -76,6 +77,7 @@ export async function buildApp(options: AppOptions) {
       await api.register(manageRoutes, { services: options.services });
       await api.register(reportRoutes, { services: options.services });
       await api.register(workspaceRulesRoutes, { services: options.services });
+      await api.register(webhookRoutes, { services: options.services });
       await api.register(followRoutes, {
         services: options.services,
         defaultIntervalSeconds: options.services.followIntervalSeconds ?? 900,

@@ -17,4 +17,8 @@ export interface Services {
   hubEndpoint?: string;
   /** MODELVET_FOLLOW_INTERVAL_SECONDS: how often followed models are polled where a workspace sets nothing. */
   followIntervalSeconds?: number;
+  /** MODELVET_PUBLIC_URL: webhook events link to the model page there. */
+  publicUrl?: string;
+  /** MODELVET_WEBHOOKS_ALLOW_PRIVATE=1: webhooks may target private and loopback addresses. */
+  webhooksAllowPrivate?: boolean;
 }

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
 import { hubTokenOf } from "../store/integrations.js";
+import { noticeResult } from "../store/webhook-events.js";
 import { classifierFor } from "../store/workspace-rules.js";
 import {
   endAttempt,
@@ -37,6 +38,8 @@ export interface RunnerOptions {
   workerName: string;
   /** How often a running scan's heartbeat is renewed (the scale-out reaper takes over stale ones). */
   heartbeatMs: number;
+  /** Webhook events link to the model page under this address. */
+  publicUrl?: string;
 }
 
 /** Starts beyond this mean the scan's worker itself keeps dying (killed from outside; scan processes are counted apart). */
@@ -56,6 +59,14 @@ export class ScanRunner {
   }
 
   readonly handle = async (job: Job, signal: AbortSignal): Promise<void> => {
+    await this.run(job, signal);
+    // Finished for good (or already, at a repeated delivery: the event is queued once either way).
+    await noticeResult(this.options.db, job.id, this.options.publicUrl).catch((e: unknown) =>
+      this.options.log.warn({ err: e, file_scan_id: job.id }, "cannot queue the webhook event of a scan"),
+    );
+  };
+
+  private async run(job: Job, signal: AbortSignal): Promise<void> {
     // A further pass only after a scan process died: it retries once, or (refuseStart) fails the scan for good.
     for (let pass = 0; pass <= MAX_CRASHES; pass++) {
       const scan = await loadScanJob(this.options.db, job.id);
@@ -72,7 +83,7 @@ export class ScanRunner {
         release();
       }
     }
-  };
+  }
 
   /** Fails a scan that must not start again; true when it did. */
   private async refuseStart(scan: ScanJob): Promise<boolean> {

@@ -39,6 +39,10 @@ export async function deleteWorkspace(db: Kysely<Database>, scope: Scope, id: st
     await trx.deleteFrom("api_keys").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("hook_deliveries").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("workspace_rules").where("workspace_id", "=", id).execute();
+    const deliveries = trx.selectFrom("webhook_deliveries").select("id").where("workspace_id", "=", id);
+    await trx.deleteFrom("webhook_attempts").where("delivery_id", "in", deliveries).execute();
+    await trx.deleteFrom("webhook_deliveries").where("workspace_id", "=", id).execute();
+    await trx.deleteFrom("webhooks").where("workspace_id", "=", id).execute();
     await trx.deleteFrom("workspaces").where("id", "=", id).execute();
   });
 }

@@ -4,6 +4,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
 import { now } from "./common.js";
 import { loadForRejudge, saveRejudged } from "./scan-jobs.js";
+import { noticeResult } from "./webhook-events.js";
 
 /** Models looked at per call; the rest are left for the next (a server start or rules change runs it again). */
 const MAX_MODELS = 10_000;
@@ -25,6 +26,7 @@ export async function rejudgeLatest(
   db: Kysely<Database>,
   classifierOf: (workspaceId: string) => Promise<Classifier>,
   workspaceId?: string,
+  events: { publicUrl?: string } = {},
 ): Promise<RejudgeSummary> {
   let query = db
     .selectFrom("models as m")
@@ -43,18 +45,23 @@ export async function rejudgeLatest(
     const report = rejudgeReport(stored.report, stored.inventories, classifier);
     summary.rejudged++;
     if (report.severity === row.severity) await saveRejudged(db, row.id, report);
-    else if (await recordChanged(db, row, report, stored.inventories)) summary.changed.push(row.model_id);
+    else {
+      const id = await recordChanged(db, row, report, stored.inventories);
+      if (!id) continue;
+      summary.changed.push(row.model_id);
+      await noticeResult(db, id, events.publicUrl, row);
+    }
   }
   return summary;
 }
 
-/** A new succeeded scan row holding the re-judged result; false when another process recorded it first. */
+/** A new succeeded scan row holding the re-judged result (its id); undefined when another process recorded it first. */
 async function recordChanged(
   db: Kysely<Database>,
   previous: Database["file_scans"],
   report: ReturnType<typeof rejudgeReport>,
   inventories: unknown[],
-): Promise<boolean> {
+): Promise<string | undefined> {
   const at = now();
   const id = randomUUID();
   return db.transaction().execute(async (trx) => {
@@ -93,9 +100,9 @@ async function recordChanged(
       .where("id", "=", previous.model_id)
       .where("latest_file_scan_id", "=", previous.id)
       .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 1) return true;
+    if (Number(moved.numUpdatedRows) === 1) return id;
     await trx.deleteFrom("file_scan_inventories").where("file_scan_id", "=", id).execute();
     await trx.deleteFrom("file_scans").where("id", "=", id).execute();
-    return false;
+    return undefined;
   });
 }

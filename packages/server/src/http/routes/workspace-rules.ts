@@ -49,7 +49,9 @@ export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Serv
 
   async function change(workspaceId: string, rules: Record<string, unknown> | null, keyId: string) {
     await saveRules(db, classifier, workspaceId, rules, keyId);
-    const summary = await rejudgeLatest(db, (ws) => classifierFor(db, classifier, ws), workspaceId);
+    const summary = await rejudgeLatest(db, (ws) => classifierFor(db, classifier, ws), workspaceId, {
+      ...(services.publicUrl ? { publicUrl: services.publicUrl } : {}),
+    });
     return { ...(await view(workspaceId)), rejudged: summary.rejudged, changed_models: summary.changed };
   }
 
