@@ -2,17 +2,27 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 
-// The format registry imports a reader only when its probe claims a file. These tests run the built CLI with a
-// module-load recorder and check which engine readers (and their npm dependencies) a scan brought in.
+// The format registry imports a reader only when its probe claims a file. These tests run the CLI's modules as tsc
+// wrote them (one file per engine module, so each reader's loading is visible) with a module-load recorder and
+// check which engine readers (and their npm dependencies) a scan brought in. The bundled CLI that bin/modelvet.js
+// runs keeps these imports dynamic; packages/cli/test/startup-modules.test.ts checks what it loads.
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
-const CLI = join(ROOT, "packages", "cli", "bin", "modelvet.js");
 const RECORDER = join(import.meta.dirname, "support", "module-log.mjs");
 const work = mkdtempSync(join(tmpdir(), "modelvet-lazy-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs packages/cli/dist/main.js as bin/modelvet.js runs its bundle: `main(process.argv)`. */
+const CLI = join(work, "modelvet-unbundled.mjs");
+writeFileSync(
+  CLI,
+  `import { main } from ${JSON.stringify(pathToFileURL(join(ROOT, "packages", "cli", "dist", "main.js")).href)};\n` +
+    "process.exitCode = await main(process.argv);\n",
+);
 
 /** Readers whose modules a scan of plain weights must not load. */
 const HEAVY = {
