@@ -15,7 +15,7 @@ import { FakeHub, smallFile } from "../packages/engine/test/support/hub-server.t
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..");
-const PUBLIC = ["engine", "cli", "sdk", "server"];
+const PUBLIC = ["schema", "engine", "cli", "sdk", "server"];
 const MALICIOUS = join(ROOT, "packages/engine/test/fixtures/adversarial/o6-inst.pkl");
 const WORK = mkdtempSync(join(tmpdir(), "modelvet-pack-"));
 const TARBALLS = join(WORK, "tarballs");
@@ -123,6 +123,7 @@ describe("packed tarballs", () => {
       assert.ok(files.includes("package.json") && files.includes("README.md"), `${name}: ${files.join(", ")}`);
       const unwanted = files.filter((f) => /(^|\/)(test|tests|fixtures)\/|\.map$|(?<!\.d)\.ts$/.test(f));
       assert.deepEqual(unwanted, [], `${name} packs files it does not need`);
+      if (name === "schema") assert.ok(files.includes("dist/schemas.json"), `schema: ${files.join(", ")}`);
       const pkg = JSON.parse(readFileSync(join(ROOT, "packages", name, "package.json"), "utf8"));
       assert.ok(!pkg.private && pkg.exports && pkg.types && pkg.files, `${name}: private, exports, types, files`);
     }
@@ -132,7 +133,7 @@ describe("packed tarballs", () => {
 describe("the CLI installed alone", () => {
   let dir;
   before(async () => {
-    dir = await installInto("cli-only", ["engine", "cli"]);
+    dir = await installInto("cli-only", ["schema", "engine", "cli"]);
   });
 
   it("pulls in no database, HTTP server or UI and compiles no native addon", () => {
@@ -174,7 +175,7 @@ describe("the CLI installed alone", () => {
 describe("the CLI with the server", () => {
   let dir;
   before(async () => {
-    dir = await installInto("cli-server", ["engine", "cli", "sdk", "server"]);
+    dir = await installInto("cli-server", ["schema", "engine", "cli", "sdk", "server"]);
   });
 
   it("serves /healthz and the web UI", async () => {

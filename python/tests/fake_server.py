@@ -10,6 +10,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
+# A report as the engine writes it; tests/test_schema.py holds it to the report schema.
 REPORT = {
     "severity": 3,
     "severity_label": "Alert",
@@ -17,14 +18,19 @@ REPORT = {
     "file_security_reports": [
         {
             "path": "pytorch_model.bin",
+            "size": 1_500_000,
+            "formats": ["pytorch-zip", "pickle"],
             "severity": 3,
-            "unsafe_dependencies": [{"module": "os", "name": "system", "severity": 3, "rule": "deny-os"}],
+            "unsafe_dependencies": [{"module": "os", "name": "system", "severity": 3, "rule": "deny-os",
+                                     "reason": "runs a shell command", "references": [],
+                                     "locations": [{"member": "archive/data.pkl", "offset": 2}]}],
             "indicators": [],
             "errors": [],
         }
     ],
-    "scanned_files": [{"path": "pytorch_model.bin", "severity": 3}],
-    "stats": {"files": 1},
+    "scanned_files": [{"path": "pytorch_model.bin", "severity": 3, "formats": ["pytorch-zip", "pickle"],
+                       "bytes_read": 1_500_000, "size": 1_500_000}],
+    "stats": {"files": 1, "bytes_total": 1_500_000, "bytes_read": 1_500_000, "duration_ms": 12},
 }
 FILES_TOTAL = 2
 
@@ -113,8 +119,12 @@ class FakeApi:
                                              "created_at": "t"})
         if parts[:1] == ["projects"] and len(parts) == 3 and self.get(parts[1]):
             if method == "POST":
-                return 201, self.add("model", {"model_id": new_id, "project_id": parts[1], "name": body["name"],
-                                               "model_config": body["model_config"],
+                hf = body["model_config"]["hugging_face"]
+                config = {"hugging_face": {"model_uri": hf["model_uri"], "revision": hf.get("revision", "main"),
+                                           "follow": hf.get("follow", True)}}
+                return 201, self.add("model", {"model_id": new_id, "project_id": parts[1],
+                                               "workspace_id": self.objects[parts[1]]["workspace_id"],
+                                               "name": body["name"], "created_at": "t", "model_config": config,
                                                "integration_id": body.get("integration_id"),
                                                "latest_file_scan": None})
             return 200, {"models": [o for o in self.objects.values() if o.get("project_id") == parts[1]
@@ -129,8 +139,11 @@ class FakeApi:
             if not self.get(body["model_id"]):
                 return not_found
             scan = {"file_scan_id": new_id, "job_id": new_id, "model_id": body["model_id"],
-                    "project_id": body["project_id"], "status": "queued", "error": None, "severity": None,
-                    "severity_label": None, "ram_request_megabytes": body.get("ram_request_megabytes")}
+                    "project_id": body["project_id"], "workspace_id": self.objects[body["model_id"]]["workspace_id"],
+                    "status": "queued", "error": None, "severity": None, "severity_label": None,
+                    "ram_request_megabytes": body.get("ram_request_megabytes"), "created_at": "t",
+                    "started_at": None, "finished_at": None, "rules_version": None, "rules_outdated": False,
+                    "commit": None, "revision": None, "reason": None}
             self.polls[new_id] = 0
             return 202, self.add("file_scan", scan)
         if parts[:1] == ["file-scans"] and len(parts) >= 2 and self.get(parts[1]):
@@ -145,7 +158,8 @@ class FakeApi:
         # Progress moves one file (1.5 MB) per poll while running, so a verbose wait has changes to print.
         files_done = min(max(polls - 1, 0), FILES_TOTAL)
         if polls >= self.polls_until_done:
-            scan.update(status="succeeded", severity=3, severity_label="Alert")
+            scan.update(status="succeeded", severity=3, severity_label="Alert", rules_version="2026.11.26",
+                        started_at="t", finished_at="t", commit="a" * 40)
             files_done = FILES_TOTAL
         elif polls >= 1:
             scan.update(status="running")

@@ -1,5 +1,6 @@
 /**
- * @modelvet/sdk — TypeScript client of the modelvet service (fetch-based, no dependencies).
+ * @modelvet/sdk — TypeScript client of the modelvet service (fetch-based). Its types come from @modelvet/schema,
+ * type-only: the client loads no code but its own.
  *
  *   const client = new Client({ domain: "http://localhost:8080", apiKey: process.env.MODELVET_API_KEY! });
  */

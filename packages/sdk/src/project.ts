@@ -10,7 +10,7 @@ export class ProjectHandle implements Project {
   declare readonly project_id: string;
   declare readonly workspace_id: string;
   declare readonly name: string;
-  declare readonly description: string | null;
+  declare readonly description: string;
   declare readonly created_at: string;
   declare readonly models_by_severity?: Project["models_by_severity"];
   readonly #registrar: ModelRegistrar;

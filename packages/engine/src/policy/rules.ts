@@ -4,8 +4,10 @@ import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { describeSchemaErrors, rulesFileValidator } from "./rules-schema.js";
 
-export type Severity = 1 | 2 | 3;
-export const SEVERITY_LABELS: Record<Severity, string> = { 1: "Pass", 2: "Warning", 3: "Alert" };
+import type { Severity, SeverityLabel } from "@modelvet/schema";
+
+export type { Severity };
+export const SEVERITY_LABELS: Record<Severity, SeverityLabel> = { 1: "Pass", 2: "Warning", 3: "Alert" };
 
 /** One rule of the pack: a dotted-path pattern and what it means. */
 export interface Rule {

@@ -4,33 +4,12 @@ import type { ScanReport } from "@modelvet/engine";
 import type { Database, FileScanTable } from "../db/schema.js";
 import { canSee, InvalidRequestError, NotFoundError, now, SCAN_LIST_LIMIT, toNumber, type Scope } from "./common.js";
 import { getModelRow } from "./models.js";
+import type { FileScan as ApiFileScan } from "@modelvet/schema";
 
 export type ScanStatus = FileScanTable["status"];
 
-export interface FileScan {
-  file_scan_id: string;
-  job_id: string;
-  model_id: string;
-  project_id: string;
-  workspace_id: string;
-  status: ScanStatus;
-  progress: { files_done: number; files_total: number; bytes_read: number };
-  error: string | null;
-  ram_request_megabytes: number | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  severity: 1 | 2 | 3 | null;
-  severity_label: "Pass" | "Warning" | "Alert" | null;
-  rules_version: string | null;
-  rules_outdated: boolean;
-  commit: string | null;
-  /** The commit the scan was asked for (a followed model's new commit); null: the model's revision. */
-  revision: string | null;
-  /** Why it ran: null when someone started it. */
-  reason: string | null;
-  result?: ScanReport;
-}
+/** A file scan as the API sends it (@modelvet/schema). */
+export type FileScan = ApiFileScan;
 
 const LABELS = { 1: "Pass", 2: "Warning", 3: "Alert" } as const;
 

@@ -4,6 +4,7 @@ import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
 import { canSee, ConflictError, InvalidRequestError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
 import { getWorkspace } from "./workspaces.js";
+import type { Integration as ApiIntegration } from "@modelvet/schema";
 
 export interface FieldInput {
   name: string;
@@ -19,14 +20,8 @@ interface StoredField {
   sealed?: string;
 }
 
-export interface Integration {
-  integration_id: string;
-  workspace_id: string;
-  name: string;
-  integration_type: string;
-  created_at: string;
-  fields: Array<{ name: string; sensitivity: "SECRET" | "PUBLIC"; value?: string }>;
-}
+/** An integration as the API sends it (@modelvet/schema): SECRET values never included. */
+export type Integration = ApiIntegration;
 
 /** The Hub token fields, in order of preference. */
 const TOKEN_FIELDS = ["HUGGINGFACE_API_TOKEN", "HF_TOKEN"];

@@ -5,6 +5,7 @@ import { requireIntegration } from "./integrations.js";
 import { getModelRow } from "./models.js";
 import { getProjectRow, type Project } from "./projects.js";
 import { getWorkspace, type Workspace } from "./workspaces.js";
+import type { ApiKey } from "@modelvet/schema";
 
 /*
  * Edits and deletes. Every function first reads the row through the same visibility check as the reads
@@ -121,12 +122,8 @@ export async function deleteModel(db: Kysely<Database>, scope: Scope, id: string
   });
 }
 
-export interface ApiKeyListing {
-  key_id: string;
-  name: string;
-  prefix: string | null;
-  created_at: string;
-}
+/** An API key as listed (@modelvet/schema `ApiKey`). */
+export type ApiKeyListing = ApiKey;
 
 /** A workspace's keys: name, prefix and creation time only (the key itself is never stored). */
 export async function listApiKeys(db: Kysely<Database>, scope: Scope, workspaceId: string): Promise<ApiKeyListing[]> {

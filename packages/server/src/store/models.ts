@@ -6,18 +6,10 @@ import { canSee, InvalidRequestError, LIST_LIMIT, NotFoundError, now, SCAN_LIST_
 import { fileScansByIds, type FileScan } from "./file-scans.js";
 import { requireIntegration } from "./integrations.js";
 import { getProjectRow } from "./projects.js";
+import type { Model as ApiModel, RevisionEntry } from "@modelvet/schema";
 
-export interface Model {
-  model_id: string;
-  project_id: string;
-  workspace_id: string;
-  name: string;
-  created_at: string;
-  integration_id: string | null;
-  model_config: { hugging_face: { model_uri: string; revision: string; follow: boolean } };
-  latest_file_scan: FileScan | null;
-  revisions?: RevisionEntry[];
-}
+/** A model as the API sends it (@modelvet/schema). */
+export type Model = ApiModel;
 
 export interface ModelInput {
   name: string;
@@ -95,16 +87,7 @@ export async function getModel(db: Kysely<Database>, scope: Scope, id: string, r
 
 const COMMIT = /^[0-9a-f]{40}$/;
 
-export interface RevisionEntry {
-  commit: string;
-  file_scan_id: string;
-  scanned_at: string;
-  status: string;
-  severity: 1 | 2 | 3 | null;
-  severity_label: "Pass" | "Warning" | "Alert" | null;
-  reason: string | null;
-  scans: number;
-}
+export type { RevisionEntry };
 
 const LABELS = { 1: "Pass", 2: "Warning", 3: "Alert" } as const;
 

@@ -3,22 +3,12 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
 import { canSee, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
 import { getWorkspace } from "./workspaces.js";
+import type { Project as ApiProject, SeverityCounts } from "@modelvet/schema";
 
-export interface ModelsBySeverity {
-  pass: number;
-  warning: number;
-  alert: number;
-  unscanned: number;
-}
+export type ModelsBySeverity = SeverityCounts;
 
-export interface Project {
-  project_id: string;
-  workspace_id: string;
-  name: string;
-  description: string;
-  created_at: string;
-  models_by_severity?: ModelsBySeverity;
-}
+/** A project as the API sends it (@modelvet/schema). */
+export type Project = ApiProject;
 
 type ProjectRow = Database["projects"];
 

@@ -2,6 +2,7 @@ import { sql, type Kysely } from "kysely";
 import type { FileInventory, ScanReport } from "@modelvet/engine";
 import type { Database } from "../db/schema.js";
 import { now } from "./common.js";
+import type { ScanAttempt } from "@modelvet/schema";
 
 /** What a worker needs to run a scan job: the scan and its model. */
 export interface ScanJob {
@@ -114,14 +115,8 @@ export const WORKER_LOST = "its worker stopped before finishing";
 /** How an attempt ended when its stopping worker handed the job back. */
 export const HANDED_BACK = "handed back: the worker was stopping";
 
-export interface AttemptView {
-  attempt: number;
-  started_at: string;
-  ended_at: string | null;
-  outcome: "running" | "succeeded" | "failed" | "interrupted" | "crashed";
-  reason: string | null;
-  worker?: string;
-}
+/** One attempt as the API sends it (@modelvet/schema). */
+export type AttemptView = ScanAttempt;
 
 /** The attempt history of a scan, oldest first; `withWorker` names the worker processes (operators only). */
 export async function listAttempts(

@@ -3,12 +3,10 @@ import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
 import { apiKeyMatches, generateApiKey, hashApiKey } from "../security/api-keys.js";
 import { canSee, ForbiddenError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
+import type { CreatedApiKey, Workspace as ApiWorkspace } from "@modelvet/schema";
 
-export interface Workspace {
-  workspace_id: string;
-  name: string;
-  created_at: string;
-}
+/** A workspace as the API sends it (@modelvet/schema). */
+export type Workspace = ApiWorkspace;
 
 export async function createWorkspace(db: Kysely<Database>, scope: Scope, name: string): Promise<Workspace> {
   if (!scope.admin) throw new ForbiddenError("only an admin API key can create workspaces");
@@ -33,11 +31,8 @@ export async function getWorkspace(db: Kysely<Database>, scope: Scope, id: strin
 /** How much of a key a list shows: "mv_" and 7 characters, enough to tell keys apart, far too few to guess. */
 export const KEY_PREFIX_LENGTH = 10;
 
-export interface CreatedKey {
-  key_id: string;
-  name: string;
-  api_key: string;
-}
+/** A new key as the API sends it (@modelvet/schema). */
+export type CreatedKey = CreatedApiKey;
 
 /** A new key for a workspace (or an admin key when workspaceId is null); `key` is given only at bootstrap. */
 export async function createApiKey(

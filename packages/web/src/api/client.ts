@@ -11,6 +11,8 @@ import type {
   RuleDetail,
   RulesInfo,
   ServerSettings,
+  Webhook,
+  WebhookDelivery,
   Workspace,
   WorkspaceSummary,
 } from "./types";
@@ -127,6 +129,16 @@ export const api = {
     request<ApiKey>("POST", `/workspaces/${id(workspaceId)}/api-keys`, { name }),
   revokeApiKey: (workspaceId: string, keyId: string) =>
     request<void>("DELETE", `/workspaces/${id(workspaceId)}/api-keys/${id(keyId)}`),
+  webhooks: (workspaceId: string) => request<{ webhooks: Webhook[] }>("GET", `/workspaces/${id(workspaceId)}/webhooks`),
+  createWebhook: (workspaceId: string, webhook: { url: string; secret: string; description: string }) =>
+    request<Webhook>("POST", `/workspaces/${id(workspaceId)}/webhooks`, webhook),
+  deleteWebhook: (workspaceId: string, webhookId: string) =>
+    request<void>("DELETE", `/workspaces/${id(workspaceId)}/webhooks/${id(webhookId)}`),
+  webhookDeliveries: (workspaceId: string, webhookId: string) =>
+    request<{ deliveries: WebhookDelivery[] }>(
+      "GET",
+      `/workspaces/${id(workspaceId)}/webhooks/${id(webhookId)}/deliveries`,
+    ),
   updateProject: (projectId: string, changes: { name?: string; description?: string }) =>
     request<Project>("PATCH", `/projects/${id(projectId)}`, changes),
   deleteProject: (projectId: string) => request<void>("DELETE", `/projects/${id(projectId)}`),
@@ -179,4 +191,6 @@ export const keys = {
   rule: (ruleId: string) => ["rule", ruleId] as const,
   settings: ["settings"] as const,
   apiKeys: (workspaceId: string) => ["apiKeys", workspaceId] as const,
+  webhooks: (workspaceId: string) => ["webhooks", workspaceId] as const,
+  deliveries: (webhookId: string) => ["webhookDeliveries", webhookId] as const,
 };

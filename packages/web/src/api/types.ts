@@ -23,6 +23,8 @@ export type {
   SeverityCounts,
   SeverityLabel,
   UnsafeDependency,
+  Webhook,
+  WebhookDelivery,
   Workspace,
   WorkspaceSummary,
 } from "@modelvet/sdk";

@@ -12,6 +12,7 @@ import { DeleteButton } from "../components/DeleteButton";
 import { IntegrationForm } from "./IntegrationForm";
 import { ApiKeys } from "./manage/ApiKeys";
 import { EditForm } from "./manage/EditForm";
+import { Webhooks } from "./manage/Webhooks";
 import { IntegrationList } from "./IntegrationList";
 
 /** A workspace's summary: its projects with models counted by latest severity, and its integrations. */
@@ -49,6 +50,7 @@ export function WorkspacePage({ workspaceId }: { workspaceId: string }) {
             <IntegrationForm workspaceId={workspaceId} />
           </section>
           <ApiKeys workspaceId={workspaceId} />
+          <Webhooks workspaceId={workspaceId} />
           <section aria-labelledby="manage-workspace" className="manage">
             <h2 id="manage-workspace">Workspace settings</h2>
             <EditForm

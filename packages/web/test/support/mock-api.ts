@@ -172,6 +172,8 @@ export class MockApi {
         rules_version: null,
         rules_outdated: false,
         commit: null,
+        revision: null,
+        reason: null,
       };
       scan.file_scan_id = scan.job_id = randomUUID();
       this.scans.set(scan.file_scan_id, scan);

@@ -16,7 +16,7 @@ export interface Served {
 }
 
 /** `modelvet serve` as `npm start` runs it (embedded SQLite and queue, the built UI), on a free port. */
-export async function serve(hubUrl: string, apiKey: string): Promise<Served> {
+export async function serve(hubUrl: string, apiKey: string, env: Record<string, string> = {}): Promise<Served> {
   const dataDir = await mkdtemp(join(tmpdir(), "modelvet-e2e-"));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -31,6 +31,7 @@ export async function serve(hubUrl: string, apiKey: string): Promise<Served> {
       MODELVET_BOOTSTRAP_API_KEY: apiKey,
       HF_ENDPOINT: hubUrl,
       NO_COLOR: "1",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

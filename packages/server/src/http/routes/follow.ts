@@ -1,38 +1,10 @@
 import type { FastifyPluginCallbackTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import { getWorkspace } from "../../store/workspaces.js";
 import { ForbiddenError } from "../../store/common.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, params } from "../schemas.js";
+import { errorResponses, FollowSettings, FollowSettingsBody, params } from "../schemas.js";
 import type { Services } from "../services.js";
 import { hookAad } from "./hooks.js";
-
-const FollowSettings = Type.Object(
-  {
-    workspace_id: Type.String(),
-    poll_interval_seconds: Type.Integer({ description: "how often each followed model is polled (jittered ±10 %)" }),
-    poll_interval_is_default: Type.Boolean(),
-    hook_secret_set: Type.Boolean({ description: "whether the Hub webhook is accepted (the secret is never shown)" }),
-    hook_path: Type.String({ description: "where to point the Hub webhook" }),
-  },
-  { additionalProperties: false },
-);
-
-const FollowSettingsBody = Type.Object(
-  {
-    poll_interval_seconds: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1, maximum: 604_800 }), Type.Null()], {
-        description: "null: the server's default (MODELVET_FOLLOW_INTERVAL_SECONDS)",
-      }),
-    ),
-    hook_secret: Type.Optional(
-      Type.Union([Type.String({ minLength: 16, maxLength: 256 }), Type.Null()], {
-        description: "the secret the Hub webhook sends as X-Webhook-Secret; null refuses webhooks",
-      }),
-    ),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
 
 /** A workspace's continuous-scanning settings: poll interval and the Hub webhook secret. */
 export const followRoutes: FastifyPluginCallbackTypebox<{ services: Services; defaultIntervalSeconds: number }> = (

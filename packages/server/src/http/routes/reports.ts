@@ -15,7 +15,16 @@ import { Type, type Static } from "typebox";
 import { InvalidRequestError, NotFoundError } from "../../store/common.js";
 import { getFileScanRow } from "../../store/file-scans.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, params, ReportQuery, RuleDetail, RuleEntry, RuleList, ruleParams } from "../schemas.js";
+import {
+  errorResponses,
+  params,
+  ReportQuery,
+  RuleDetail,
+  RuleEntry,
+  RuleList,
+  ruleParams,
+  ServerSettings,
+} from "../schemas.js";
 import type { Services } from "../services.js";
 
 type Entry = Static<typeof RuleEntry>;
@@ -140,10 +149,7 @@ export const reportRoutes: FastifyPluginCallbackTypebox<{ services: Services }> 
         tags: ["rules"],
         summary: "What the web UI needs to know of this server",
         response: {
-          200: Type.Object(
-            { hub_endpoint: Type.Union([Type.String(), Type.Null()]), rules_version: Type.String() },
-            { additionalProperties: false },
-          ),
+          200: ServerSettings,
           ...errorResponses,
         },
       },

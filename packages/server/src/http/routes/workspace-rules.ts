@@ -4,31 +4,8 @@ import { rejudgeLatest } from "../../store/rejudge.js";
 import { classifierFor, latestRules, listRuleVersions, saveRules } from "../../store/workspace-rules.js";
 import { getWorkspace } from "../../store/workspaces.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, params } from "../schemas.js";
+import { errorResponses, params, WorkspaceRules, WorkspaceRulesChange } from "../schemas.js";
 import type { Services } from "../services.js";
-
-const RulesVersion = Type.Object(
-  {
-    workspace_id: Type.String(),
-    version: Type.Integer({ description: "0: never set" }),
-    rules: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
-      description: "a rules file as for `modelvet scan --rules FILE` (rules-file.schema.json); null: none",
-    }),
-    created_at: Type.Union([Type.String(), Type.Null()]),
-    created_by: Type.Union([Type.String({ description: "id of the API key that made the change" }), Type.Null()]),
-    rules_version: Type.String({ description: "what reports of this workspace name: pack version + these rules" }),
-  },
-  { additionalProperties: false },
-);
-
-const Changed = Type.Object(
-  {
-    ...RulesVersion.properties,
-    rejudged: Type.Integer({ description: "latest results judged again (nothing read from the Hub)" }),
-    changed_models: Type.Array(Type.String(), { description: "models whose severity changed (new result recorded)" }),
-  },
-  { additionalProperties: false },
-);
 
 /** Workspace custom rules: read, replace (a new version), clear, list versions. A change re-judges at once. */
 export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Services }> = (app, { services }, done) => {
@@ -62,7 +39,7 @@ export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Serv
         tags: ["rules"],
         summary: "A workspace's custom rules (newest version)",
         params: params.workspace,
-        response: { 200: RulesVersion, ...errorResponses },
+        response: { 200: WorkspaceRules, ...errorResponses },
       },
     },
     async (request) => {
@@ -80,7 +57,7 @@ export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Serv
         params: params.workspace,
         // Validated by the engine against rules-file.schema.json, the same check as `--rules FILE`.
         body: Type.Object({}, { additionalProperties: true }),
-        response: { 200: Changed, ...errorResponses },
+        response: { 200: WorkspaceRulesChange, ...errorResponses },
       },
     },
     async (request) => {
@@ -97,7 +74,7 @@ export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Serv
         tags: ["rules"],
         summary: "Clear a workspace's custom rules (a new version without rules); latest results are judged again",
         params: params.workspace,
-        response: { 200: Changed, ...errorResponses },
+        response: { 200: WorkspaceRulesChange, ...errorResponses },
       },
     },
     async (request) => {
@@ -116,7 +93,7 @@ export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Serv
         params: params.workspace,
         response: {
           200: Type.Object({
-            versions: Type.Array(Type.Omit(RulesVersion, ["rules_version"])),
+            versions: Type.Array(Type.Omit(WorkspaceRules, ["rules_version"])),
           }),
           ...errorResponses,
         },
