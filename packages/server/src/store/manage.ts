@@ -1,12 +1,11 @@
 import type { Kysely, Transaction } from "kysely";
-import type { ApiKey } from "@modelvet/schema";
+import type { ApiKey, UpdateModelBody } from "@modelvet/schema";
 import type { Database } from "../db/schema.js";
 import { canSee, ConflictError, ForbiddenError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
 import { requireIntegration } from "./integrations.js";
 import { getModelRow } from "./models.js";
 import { getProjectRow, type Project } from "./projects.js";
 import { getWorkspace, type Workspace } from "./workspaces.js";
-import type { UpdateModelBody } from "@modelvet/schema";
 
 /*
  * Edits and deletes. Every function first reads the row through the same visibility check as the reads
