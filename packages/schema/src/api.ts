@@ -430,6 +430,9 @@ export const WorkspaceRules = Type.Object(
   closed,
 );
 
+/** A stored version of a workspace's rules, as the version history lists it. */
+export const WorkspaceRulesVersion = Type.Omit(WorkspaceRules, ["rules_version"]);
+
 /** A change of a workspace's rules, with what re-judging the latest results did. */
 export const WorkspaceRulesChange = Type.Object(
   {
@@ -503,6 +506,7 @@ export type RuleList = Static<typeof RuleList>;
 export type ReportFormat = NonNullable<Static<typeof ReportQuery>["format"]>;
 export type FollowSettings = Static<typeof FollowSettings>;
 export type WorkspaceRules = Static<typeof WorkspaceRules>;
+export type WorkspaceRulesVersion = Static<typeof WorkspaceRulesVersion>;
 export type WorkspaceRulesChange = Static<typeof WorkspaceRulesChange>;
 export type ServerSettings = Static<typeof ServerSettings>;
 export type CreateWorkspaceBody = Static<typeof CreateWorkspaceBody>;

@@ -6,3 +6,4 @@
  */
 export * from "./report.js";
 export * from "./api.js";
+export * from "./webhooks.js";

@@ -5,9 +5,11 @@ import { ProjectHandle, type ModelRegistrar } from "./project.js";
 import type {
   ApiKey,
   ApiKeyInfo,
+  CreateWebhookBody,
   FileScan,
   FileScanResult,
   FollowSettings,
+  FollowSettingsBody,
   Integration,
   IntegrationVariable,
   Model,
@@ -17,9 +19,12 @@ import type {
   RuleDetail,
   RulesInfo,
   ServerSettings,
+  UpdateModelBody,
+  UpdateProjectBody,
   Workspace,
   WorkspaceRules,
   WorkspaceRulesChange,
+  WorkspaceRulesVersion,
   Webhook,
   WebhookDelivery,
   WorkspaceSummary,
@@ -214,7 +219,7 @@ export class Client implements FileScanReader, ModelRegistrar {
     await this.#http.request("DELETE", path);
   }
 
-  async updateProject(projectId: string, changes: { name?: string; description?: string }): Promise<Project> {
+  async updateProject(projectId: string, changes: UpdateProjectBody): Promise<Project> {
     return await this.#http.request("PATCH", `/projects/${seg(projectId, "projectId")}`, changes);
   }
 
@@ -224,10 +229,7 @@ export class Client implements FileScanReader, ModelRegistrar {
   }
 
   /** Renames a model, moves it to another revision, or sets (null: removes) its integration. */
-  async updateModel(
-    modelId: string,
-    changes: { name?: string; revision?: string; integration_id?: string | null; follow?: boolean },
-  ): Promise<Model> {
+  async updateModel(modelId: string, changes: UpdateModelBody): Promise<Model> {
     return await this.#http.request("PATCH", `/models/${seg(modelId, "modelId")}`, changes);
   }
 
@@ -276,10 +278,7 @@ export class Client implements FileScanReader, ModelRegistrar {
    * Sets how often followed models are polled (null: the server's default) and the secret a Hub webhook must
    * send as X-Webhook-Secret (null: webhooks refused).
    */
-  async setFollowSettings(
-    workspaceId: string,
-    settings: { poll_interval_seconds?: number | null; hook_secret?: string | null },
-  ): Promise<FollowSettings> {
+  async setFollowSettings(workspaceId: string, settings: FollowSettingsBody): Promise<FollowSettings> {
     return await this.#http.request("PATCH", `/workspaces/${seg(workspaceId, "workspaceId")}/follow`, settings);
   }
 
@@ -300,7 +299,7 @@ export class Client implements FileScanReader, ModelRegistrar {
 
   /** Every version of a workspace's custom rules, newest first. */
   async listWorkspaceRuleVersions(workspaceId: string): Promise<Omit<WorkspaceRules, "rules_version">[]> {
-    const body: { versions: Omit<WorkspaceRules, "rules_version">[] } = await this.#http.request(
+    const body: { versions: WorkspaceRulesVersion[] } = await this.#http.request(
       "GET",
       `/workspaces/${seg(workspaceId, "workspaceId")}/rules/versions`,
     );
@@ -311,10 +310,7 @@ export class Client implements FileScanReader, ModelRegistrar {
    * Adds an outbound webhook: new Alerts, severity changes and failed scans of followed models are POSTed to
    * `url`, signed with `secret` (X-Modelvet-Signature; check it with `verifyWebhookSignature`).
    */
-  async createWebhook(
-    workspaceId: string,
-    webhook: { url: string; secret: string; description?: string },
-  ): Promise<Webhook> {
+  async createWebhook(workspaceId: string, webhook: CreateWebhookBody): Promise<Webhook> {
     return await this.#http.request("POST", `/workspaces/${seg(workspaceId, "workspaceId")}/webhooks`, webhook);
   }
 

@@ -13,9 +13,12 @@ import type {
 } from "@modelvet/schema";
 
 export type {
+  CreateWebhookBody,
+  ErrorBody,
   FileScan,
   FileSecurityReport,
   FollowSettings,
+  FollowSettingsBody,
   HubVerdict,
   IndicatorFinding,
   Integration,
@@ -40,9 +43,19 @@ export type {
   SkippedPathEntry,
   UnreadableFile,
   UnsafeDependency,
+  UpdateIntegrationBody,
+  UpdateModelBody,
+  UpdateProjectBody,
+  Webhook,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEvent,
+  WebhookEventName,
+  WebhookTopFinding,
   Workspace,
   WorkspaceRules,
   WorkspaceRulesChange,
+  WorkspaceRulesVersion,
   WorkspaceSummary,
 } from "@modelvet/schema";
 
@@ -72,42 +85,4 @@ export interface IntegrationVariable {
   /** "SECRET" or "PUBLIC"; the VARIABLE_SENSITIVITY_* spellings of other SDKs are accepted too. */
   sensitivity: string;
   value?: string;
-}
-
-/** An outbound webhook of a workspace (its secret is write-only: never returned). */
-export interface Webhook {
-  webhook_id: string;
-  workspace_id: string;
-  url: string;
-  description: string;
-  created_at: string;
-  /** Id of the API key that created it. */
-  created_by: string;
-}
-
-/** One attempt of a webhook delivery: the receiver's status, or why there was none. */
-export interface WebhookAttempt {
-  attempt: number;
-  started_at: string;
-  finished_at: string;
-  status_code: number | null;
-  error: string | null;
-}
-
-/** One event sent (or being sent) to a webhook, with every attempt. */
-export interface WebhookDelivery {
-  delivery_id: string;
-  webhook_id: string;
-  /** "alert" | "severity_changed" | "scan_failed". */
-  event: string;
-  state: "pending" | "delivering" | "delivered" | "failed";
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-  /** When the next attempt is due (pending deliveries only). */
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  attempt_log: WebhookAttempt[];
 }

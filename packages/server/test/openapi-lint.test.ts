@@ -50,10 +50,17 @@ test("shapes are named component schemas, referenced from the operations", () =>
   const names = Object.keys(doc.components.schemas);
   for (const name of ["Error", "Workspace", "Project", "Model", "FileScan", "Integration", "ApiKey", "RuleDetail"])
     expect(names).toContain(name);
+  for (const name of ["Webhook", "CreateWebhookBody", "WebhookDelivery"]) expect(names).toContain(name);
   const ok = (path: string, method: string) =>
     doc.paths[path]![method]!.responses["200"]!.content!["application/json"]!.schema;
   expect(ok("/api/v1/models/{model_id}", "get")).toEqual({ $ref: "#/components/schemas/Model" });
   expect(ok("/api/v1/rules/{rule_id}", "get")).toEqual({ $ref: "#/components/schemas/RuleDetail" });
+  expect(ok("/api/v1/workspaces/{workspace_id}/webhooks/{webhook_id}", "get")).toEqual({
+    $ref: "#/components/schemas/Webhook",
+  });
+  expect(JSON.stringify(ok("/api/v1/workspaces/{workspace_id}/webhooks/{webhook_id}/deliveries", "get"))).toContain(
+    "#/components/schemas/WebhookDelivery",
+  );
   // A shape nested in another is referenced too: a model's latest scan is the FileScan schema.
   expect(JSON.stringify(doc.components.schemas.Model)).toContain("#/components/schemas/FileScan");
   // Each named shape is written once, in components, not copied inline.

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { Webhook, WebhookDelivery, WebhookEvent } from "@modelvet/schema";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FakeHub } from "../../engine/test/support/hub-server.js";
 import { guardedLookup, isPrivateAddress } from "../src/security/webhook-target.js";
@@ -14,6 +15,7 @@ import {
   type TestService,
 } from "./helpers.js";
 import { WebhookReceiver, type Received } from "./support/webhook-receiver.js";
+import { expectShape } from "./support/wire-shape.js";
 
 /**
  * Outbound webhooks through the API against the test Hub: a new Alert, a severity change from a rules change and
@@ -121,6 +123,8 @@ describe("outbound webhooks", () => {
     expect(list.text).not.toContain(SECRET);
     const one = await api("GET", `/workspaces/${wsId}/webhooks/${hookId}`);
     expect(one.body.webhook_id).toBe(hookId);
+    for (const shown of [hook.body, one.body, ...(list.body.webhooks as unknown[])])
+      expectShape(Webhook, shown, "a webhook as the API shows it");
     expect(one.text).not.toContain(SECRET);
     const row = await ts.service.db.kysely
       .selectFrom("webhooks")
@@ -159,6 +163,7 @@ describe("outbound webhooks", () => {
     expect(verify({ ...second!, body: second!.body.replace('"alert"', '"Alert"') }, SECRET).ok).toBe(false);
 
     const event = JSON.parse(second!.body) as Record<string, unknown>;
+    expectShape(WebhookEvent, event, "the alert event");
     expect(event).toMatchObject({
       event: "alert",
       workspace: { id: wsId, name: "alerts" },
@@ -183,6 +188,7 @@ describe("outbound webhooks", () => {
       () => JSON.stringify(log),
     );
     expect(log).toHaveLength(1);
+    expectShape(WebhookDelivery, log[0], "the delivery log entry");
     expect(log[0]).toMatchObject({
       event: "alert",
       state: "delivered",
@@ -217,6 +223,7 @@ describe("outbound webhooks", () => {
     const [, change] = await requestsFor(modelId, 2);
     expect(verify(change!, SECRET).ok).toBe(true);
     const event = JSON.parse(change!.body) as Record<string, unknown>;
+    expectShape(WebhookEvent, event, "the severity_changed event");
     expect(event).toMatchObject({
       event: "severity_changed",
       old_severity: 3,
@@ -242,6 +249,7 @@ describe("outbound webhooks", () => {
     const [request] = await requestsFor(followed, 1);
     expect(verify(request!, SECRET).ok).toBe(true);
     const event = JSON.parse(request!.body) as Record<string, unknown>;
+    expectShape(WebhookEvent, event, "the scan_failed event");
     expect(event).toMatchObject({ event: "scan_failed", new_severity: null, model: { repo: "acme/missing" } });
     expect(String(event.error)).toBe(failed.error);
     await new Promise((r) => setTimeout(r, 800));

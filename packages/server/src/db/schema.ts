@@ -1,3 +1,5 @@
+import type { WebhookEventName } from "@modelvet/schema";
+
 /**
  * The tables, in portable column types only (text ids, ISO text timestamps, JSON as text, integers), so one set
  * of migrations and queries serves SQLite and PostgreSQL.
@@ -37,8 +39,7 @@ export interface WebhookDeliveryTable {
   id: string;
   webhook_id: string;
   workspace_id: string;
-  /** "alert" | "severity_changed" | "scan_failed". */
-  event: string;
+  event: WebhookEventName;
   /** What makes the event unique for its webhook (the file scan and event), so it is queued once. */
   event_key: string;
   /** The JSON body sent (signed afresh at every attempt, with that attempt's timestamp). */

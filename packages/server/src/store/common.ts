@@ -1,3 +1,11 @@
+import type { Severity } from "@modelvet/schema";
+
+/** A stored severity as the API sends it: 1, 2 or 3, or null (none yet, or a value no judgement makes). */
+export function severityOf(value: number | null | undefined): Severity | null {
+  const n = value == null ? null : Number(value);
+  return n === 1 || n === 2 || n === 3 ? n : null;
+}
+
 /** Who is asking: an admin key sees every workspace, a workspace key only its own. */
 export interface Scope {
   admin: boolean;

@@ -2,7 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { ScanReport } from "@modelvet/engine";
 import type { Database, FileScanTable } from "../db/schema.js";
-import { canSee, InvalidRequestError, NotFoundError, now, SCAN_LIST_LIMIT, toNumber, type Scope } from "./common.js";
+import {
+  canSee,
+  InvalidRequestError,
+  NotFoundError,
+  now,
+  SCAN_LIST_LIMIT,
+  severityOf,
+  toNumber,
+  type Scope,
+} from "./common.js";
 import { getModelRow } from "./models.js";
 import type { FileScan as ApiFileScan } from "@modelvet/schema";
 
@@ -16,7 +25,7 @@ const LABELS = { 1: "Pass", 2: "Warning", 3: "Alert" } as const;
 type FileScanRow = Database["file_scans"];
 
 export function toFileScan(row: FileScanRow, rulesVersion: string, withResult: boolean): FileScan {
-  const severity = row.severity === 1 || row.severity === 2 || row.severity === 3 ? row.severity : null;
+  const severity = severityOf(row.severity);
   return {
     file_scan_id: row.id,
     job_id: row.id,

@@ -1,11 +1,11 @@
 import type { Kysely, Transaction } from "kysely";
+import type { ApiKey, UpdateModelBody } from "@modelvet/schema";
 import type { Database } from "../db/schema.js";
 import { canSee, ConflictError, ForbiddenError, LIST_LIMIT, NotFoundError, now, type Scope } from "./common.js";
 import { requireIntegration } from "./integrations.js";
 import { getModelRow } from "./models.js";
 import { getProjectRow, type Project } from "./projects.js";
 import { getWorkspace, type Workspace } from "./workspaces.js";
-import type { ApiKey } from "@modelvet/schema";
 
 /*
  * Edits and deletes. Every function first reads the row through the same visibility check as the reads
@@ -77,13 +77,8 @@ export async function deleteProject(db: Kysely<Database>, scope: Scope, id: stri
   });
 }
 
-export interface ModelEdit {
-  name?: string | undefined;
-  revision?: string | undefined;
-  /** null detaches the integration. */
-  integration_id?: string | null | undefined;
-  follow?: boolean | undefined;
-}
+/** The API's edit of a model (UpdateModelBody): `integration_id: null` detaches the integration. */
+export type ModelEdit = UpdateModelBody;
 
 export async function updateModel(db: Kysely<Database>, scope: Scope, id: string, input: ModelEdit): Promise<void> {
   const row = await getModelRow(db, scope, id);

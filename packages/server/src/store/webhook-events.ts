@@ -1,27 +1,17 @@
 import type { ScanReport } from "@modelvet/engine";
+import type { WebhookEvent, WebhookEventName, WebhookTopFinding } from "@modelvet/schema";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
+import { severityOf } from "./common.js";
 import { queueEvent } from "./webhooks.js";
 
 /** Findings an event carries at most; the link leads to the rest. */
 const TOP_FINDINGS = 5;
 const ALERT = 3;
 
-export type WebhookEventName = "alert" | "severity_changed" | "scan_failed";
-
-export interface TopFinding {
-  path: string;
-  severity: number;
-  /** The deciding rule (`unlisted` when none matched) or the indicator's id. */
-  rule: string;
-  /** The import (`posix.system`) or the indicator's message. */
-  what: string;
-  reason: string;
-}
-
 /** The most severe findings of a report, at most TOP_FINDINGS, most severe first. */
-export function topFindings(report: ScanReport | undefined): TopFinding[] {
-  const all: TopFinding[] = [];
+export function topFindings(report: ScanReport | undefined): WebhookTopFinding[] {
+  const all: WebhookTopFinding[] = [];
   for (const file of report?.file_security_reports ?? []) {
     for (const d of file.unsafe_dependencies)
       all.push({
@@ -101,7 +91,7 @@ export async function noticeResult(
   if (!event) return undefined;
   const report = scan.result ? (JSON.parse(scan.result) as ScanReport) : undefined;
   const link = `${(publicUrl ?? "").replace(/\/+$/, "")}/models/${model.id}`;
-  const payload = {
+  const payload: WebhookEvent = {
     event,
     occurred_at: scan.finished_at,
     workspace: { id: scan.workspace_id, name: model.workspace_name },
@@ -110,8 +100,8 @@ export async function noticeResult(
     commit: scan.commit_sha ?? scan.revision,
     file_scan_id: scan.id,
     reason: scan.reason,
-    old_severity: oldSeverity,
-    new_severity: newSeverity,
+    old_severity: severityOf(oldSeverity),
+    new_severity: severityOf(newSeverity),
     ...(event === "scan_failed" ? { error: scan.error } : {}),
     top_findings: topFindings(report),
     link,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Webhook, WebhookDelivery, WebhookEvent, WebhookEventName } from "@modelvet/schema";
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
@@ -8,15 +9,6 @@ import { LIST_LIMIT, NotFoundError, now } from "./common.js";
 export const MAX_WEBHOOKS = 20;
 /** Deliveries a log call returns (newest first). */
 export const DELIVERY_LIST_LIMIT = 200;
-
-export interface Webhook {
-  webhook_id: string;
-  workspace_id: string;
-  url: string;
-  description: string;
-  created_at: string;
-  created_by: string;
-}
 
 const aad = (id: string) => `webhook:${id}`;
 
@@ -92,29 +84,8 @@ export async function deleteWebhook(db: Kysely<Database>, workspaceId: string, i
   });
 }
 
-export interface DeliveryView {
-  delivery_id: string;
-  webhook_id: string;
-  event: string;
-  state: Database["webhook_deliveries"]["state"];
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  attempt_log: Array<{
-    attempt: number;
-    started_at: string;
-    finished_at: string;
-    status_code: number | null;
-    error: string | null;
-  }>;
-}
-
 /** The webhook's deliveries, newest first, each with its attempts. */
-export async function listDeliveries(db: Kysely<Database>, webhookId: string): Promise<DeliveryView[]> {
+export async function listDeliveries(db: Kysely<Database>, webhookId: string): Promise<WebhookDelivery[]> {
   const rows = await db
     .selectFrom("webhook_deliveries")
     .selectAll()
@@ -165,9 +136,9 @@ export async function listDeliveries(db: Kysely<Database>, webhookId: string): P
 export async function queueEvent(
   db: Kysely<Database>,
   workspaceId: string,
-  event: string,
+  event: WebhookEventName,
   eventKey: string,
-  payload: unknown,
+  payload: WebhookEvent,
 ): Promise<number> {
   const hooks = await db.selectFrom("webhooks").select("id").where("workspace_id", "=", workspaceId).execute();
   const at = now();

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Classifier, RulesError, withUserRules } from "@modelvet/engine";
 import type { Kysely } from "kysely";
+import type { WorkspaceRulesVersion } from "@modelvet/schema";
 import type { Database } from "../db/schema.js";
 import { InvalidRequestError, now } from "./common.js";
 
@@ -12,13 +13,8 @@ import { InvalidRequestError, now } from "./common.js";
  * is a version without rules. A scan of the workspace is judged by the built-in pack plus its newest version;
  * the report's rules_version names both (`<pack version>+workspace-rules-v<n>.json`).
  */
-export interface RulesVersion {
-  workspace_id: string;
-  version: number;
-  rules: Record<string, unknown> | null;
-  created_at: string;
-  created_by: string;
-}
+/** A stored version (the API's WorkspaceRulesVersion): a stored one always says who made it and when. */
+export type RulesVersion = WorkspaceRulesVersion & { created_at: string; created_by: string };
 
 export async function latestRules(db: Kysely<Database>, workspaceId: string): Promise<RulesVersion | undefined> {
   const row = await db
@@ -82,7 +78,7 @@ export async function classifierFor(db: Kysely<Database>, base: Classifier, work
 }
 
 /** Through the engine's own rules-file loader, so the API accepts exactly what `--rules FILE` accepts. */
-async function buildClassifier(base: Classifier, rules: Record<string, unknown>, version: number): Promise<Classifier> {
+async function buildClassifier(base: Classifier, rules: object, version: number): Promise<Classifier> {
   const dir = await mkdtemp(join(tmpdir(), "modelvet-rules-"));
   const file = join(dir, `workspace-rules-v${version}.json`);
   try {

@@ -2,6 +2,8 @@ import { getApiKey } from "./session";
 import type {
   ApiKey,
   ApiKeyInfo,
+  CreateWebhookBody,
+  ErrorBody,
   FileScan,
   Integration,
   IntegrationField,
@@ -11,6 +13,9 @@ import type {
   RuleDetail,
   RulesInfo,
   ServerSettings,
+  UpdateIntegrationBody,
+  UpdateModelBody,
+  UpdateProjectBody,
   Webhook,
   WebhookDelivery,
   Workspace,
@@ -57,7 +62,7 @@ export async function request<T>(method: string, path: string, body?: unknown, k
   const text = await response.text();
   const data = parseJson(text);
   if (!response.ok) {
-    const err = (data ?? {}) as { error?: string; message?: string };
+    const err = (data ?? {}) as Partial<ErrorBody>;
     throw new ApiError(
       response.status,
       err.error ?? `HTTP${response.status}`,
@@ -130,7 +135,7 @@ export const api = {
   revokeApiKey: (workspaceId: string, keyId: string) =>
     request<void>("DELETE", `/workspaces/${id(workspaceId)}/api-keys/${id(keyId)}`),
   webhooks: (workspaceId: string) => request<{ webhooks: Webhook[] }>("GET", `/workspaces/${id(workspaceId)}/webhooks`),
-  createWebhook: (workspaceId: string, webhook: { url: string; secret: string; description: string }) =>
+  createWebhook: (workspaceId: string, webhook: CreateWebhookBody) =>
     request<Webhook>("POST", `/workspaces/${id(workspaceId)}/webhooks`, webhook),
   deleteWebhook: (workspaceId: string, webhookId: string) =>
     request<void>("DELETE", `/workspaces/${id(workspaceId)}/webhooks/${id(webhookId)}`),
@@ -139,14 +144,14 @@ export const api = {
       "GET",
       `/workspaces/${id(workspaceId)}/webhooks/${id(webhookId)}/deliveries`,
     ),
-  updateProject: (projectId: string, changes: { name?: string; description?: string }) =>
+  updateProject: (projectId: string, changes: UpdateProjectBody) =>
     request<Project>("PATCH", `/projects/${id(projectId)}`, changes),
   deleteProject: (projectId: string) => request<void>("DELETE", `/projects/${id(projectId)}`),
-  updateModel: (modelId: string, changes: { name?: string; revision?: string; integration_id?: string | null }) =>
+  updateModel: (modelId: string, changes: UpdateModelBody) =>
     request<Model>("PATCH", `/models/${id(modelId)}`, changes),
   deleteModel: (modelId: string, keepHistory: boolean) =>
     request<void>("DELETE", `/models/${id(modelId)}${keepHistory ? "?keep_history=true" : ""}`),
-  updateIntegration: (integrationId: string, changes: { name?: string; integration_schema?: IntegrationField[] }) =>
+  updateIntegration: (integrationId: string, changes: UpdateIntegrationBody) =>
     request<Integration>("PATCH", `/integrations/${id(integrationId)}`, changes),
   deleteIntegration: (integrationId: string) => request<void>("DELETE", `/integrations/${id(integrationId)}`),
 };
@@ -163,7 +168,7 @@ export async function downloadReport(fileScanId: string, format: ReportFormat): 
     throw new ApiError(0, "NetworkError", "The modelvet server could not be reached. Check that it is running.");
   });
   if (!response.ok) {
-    const err = (parseJson(await response.text()) ?? {}) as { error?: string; message?: string };
+    const err = (parseJson(await response.text()) ?? {}) as Partial<ErrorBody>;
     throw new ApiError(response.status, err.error ?? `HTTP${response.status}`, err.message ?? "The download failed.");
   }
   const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1];

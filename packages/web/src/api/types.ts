@@ -2,6 +2,8 @@
 export type {
   ApiKey,
   ApiKeyInfo,
+  CreateWebhookBody,
+  ErrorBody,
   FileScan,
   FileSecurityReport,
   IndicatorFinding,
@@ -23,6 +25,9 @@ export type {
   SeverityCounts,
   SeverityLabel,
   UnsafeDependency,
+  UpdateIntegrationBody,
+  UpdateModelBody,
+  UpdateProjectBody,
   Webhook,
   WebhookDelivery,
   Workspace,

@@ -13,71 +13,10 @@ import {
 } from "../../store/webhooks.js";
 import { getWorkspace } from "../../store/workspaces.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, params, Uuid } from "../schemas.js";
+import { CreateWebhookBody, errorResponses, params, Uuid, Webhook, WebhookDelivery } from "../schemas.js";
 import type { Services } from "../services.js";
 
 const closed = { additionalProperties: false } as const;
-const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) =>
-  Type.Union([t, Type.Null()]);
-
-const Webhook = Type.Object(
-  {
-    webhook_id: Uuid,
-    workspace_id: Uuid,
-    url: Type.String(),
-    description: Type.String(),
-    created_at: Type.String(),
-    created_by: Type.String({ description: "id of the API key that created it" }),
-  },
-  { ...closed, description: "an outbound webhook (its secret is write-only and never returned)" },
-);
-
-const CreateWebhookBody = Type.Object(
-  {
-    url: Type.String({ maxLength: 2000, description: "http(s) URL the events are POSTed to" }),
-    secret: Type.String({
-      minLength: 16,
-      maxLength: 256,
-      description: "signs every event (X-Modelvet-Signature); stored encrypted, never returned",
-    }),
-    description: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  closed,
-);
-
-const Attempt = Type.Object(
-  {
-    attempt: Type.Integer(),
-    started_at: Type.String(),
-    finished_at: Type.String(),
-    status_code: Nullable(Type.Integer()),
-    error: Nullable(Type.String()),
-  },
-  closed,
-);
-
-const Delivery = Type.Object(
-  {
-    delivery_id: Uuid,
-    webhook_id: Uuid,
-    event: Type.String({ description: "alert | severity_changed | scan_failed" }),
-    state: Type.Union([
-      Type.Literal("pending"),
-      Type.Literal("delivering"),
-      Type.Literal("delivered"),
-      Type.Literal("failed"),
-    ]),
-    attempts: Type.Integer(),
-    last_status: Nullable(Type.Integer()),
-    last_error: Nullable(Type.String()),
-    created_at: Type.String(),
-    updated_at: Type.String(),
-    next_attempt_at: Nullable(Type.String()),
-    delivered_at: Nullable(Type.String()),
-    attempt_log: Type.Array(Attempt),
-  },
-  closed,
-);
 
 const webhookParams = Type.Object({ workspace_id: Uuid, webhook_id: Uuid }, closed);
 
@@ -171,7 +110,7 @@ export const webhookRoutes: FastifyPluginCallbackTypebox<{ services: Services }>
         tags: ["webhooks"],
         summary: "A webhook's delivery log, newest first: state, attempts, status codes, errors",
         params: webhookParams,
-        response: { 200: Type.Object({ deliveries: Type.Array(Delivery) }, closed), ...errorResponses },
+        response: { 200: Type.Object({ deliveries: Type.Array(WebhookDelivery) }, closed), ...errorResponses },
       },
     },
     async (request) => {

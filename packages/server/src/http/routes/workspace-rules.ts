@@ -4,7 +4,7 @@ import { rejudgeLatest } from "../../store/rejudge.js";
 import { classifierFor, latestRules, listRuleVersions, saveRules } from "../../store/workspace-rules.js";
 import { getWorkspace } from "../../store/workspaces.js";
 import { scopeOf } from "../auth.js";
-import { errorResponses, params, WorkspaceRules, WorkspaceRulesChange } from "../schemas.js";
+import { errorResponses, params, WorkspaceRules, WorkspaceRulesChange, WorkspaceRulesVersion } from "../schemas.js";
 import type { Services } from "../services.js";
 
 /** Workspace custom rules: read, replace (a new version), clear, list versions. A change re-judges at once. */
@@ -93,7 +93,7 @@ export const workspaceRulesRoutes: FastifyPluginCallbackTypebox<{ services: Serv
         params: params.workspace,
         response: {
           200: Type.Object({
-            versions: Type.Array(Type.Omit(WorkspaceRules, ["rules_version"])),
+            versions: Type.Array(WorkspaceRulesVersion),
           }),
           ...errorResponses,
         },
