@@ -1,4 +1,13 @@
-import type { IndicatorRule, Rule, RulesPack, Severity } from "./rules.js";
+import {
+  matchKey,
+  prebuiltIndex,
+  type IndicatorRule,
+  type MatchKind,
+  type Rule,
+  type RuleIndex,
+  type RulesPack,
+  type Severity,
+} from "./rules.js";
 
 /** Why an import gets its severity. */
 export interface Verdict {
@@ -24,19 +33,16 @@ export interface CandidateMatch {
 
 const UNLISTED_REASON = "Not on the allow-list: the loader would import code nobody has vetted.";
 
-/** Matches dotted paths against a pack, with indexes built once. */
+/**
+ * Matches dotted paths against a pack, with indexes built once: the compiled pack's prebuilt index when the pack
+ * came from it (nothing to build at start-up), otherwise maps built from the rule list.
+ */
 export class Classifier {
-  private readonly exact = new Map<string, Rule[]>();
-  private readonly subtree = new Map<string, Rule[]>();
-  private readonly component = new Map<string, Rule[]>();
+  private readonly index: RuleIndex;
   private readonly cache = new Map<string, Verdict>();
 
   constructor(readonly pack: RulesPack) {
-    for (const rule of pack.rules) {
-      if (rule.match.startsWith("**.")) add(this.component, rule.match.slice(3), rule);
-      else if (rule.match.endsWith(".*")) add(this.subtree, rule.match.slice(0, -2), rule);
-      else add(this.exact, rule.match, rule);
-    }
+    this.index = prebuiltIndex(pack) ?? new MapIndex(pack.rules);
   }
 
   get version(): string {
@@ -178,11 +184,13 @@ export class Classifier {
   matches(path: string): Rule[] {
     const parts = path.split(".");
     const found: Array<{ rule: Rule; specificity: number }> = [];
-    for (const rule of this.exact.get(path) ?? []) found.push({ rule, specificity: 2 * parts.length + 1 });
+    const index = this.index;
+    for (const rule of index.rulesFor("exact", path) ?? []) found.push({ rule, specificity: 2 * parts.length + 1 });
     for (let i = 1; i <= parts.length; i++)
-      for (const rule of this.subtree.get(parts.slice(0, i).join(".")) ?? []) found.push({ rule, specificity: 2 * i });
+      for (const rule of index.rulesFor("subtree", parts.slice(0, i).join(".")) ?? [])
+        found.push({ rule, specificity: 2 * i });
     for (const part of new Set(parts))
-      for (const rule of this.component.get(part) ?? []) found.push({ rule, specificity: 2 * parts.length });
+      for (const rule of index.rulesFor("component", part) ?? []) found.push({ rule, specificity: 2 * parts.length });
     found.sort((a, b) => b.specificity - a.specificity || b.rule.severity - a.rule.severity);
     return found.map((f) => f.rule);
   }
@@ -208,8 +216,24 @@ export class Classifier {
   }
 }
 
-function add(map: Map<string, Rule[]>, key: string, rule: Rule): void {
-  const list = map.get(key);
-  if (list) list.push(rule);
-  else map.set(key, [rule]);
+/** The index of a pack given as a rule list (JSON sources, user rules, a pack built in code). */
+class MapIndex implements RuleIndex {
+  private readonly maps: Record<MatchKind, Map<string, Rule[]>> = {
+    exact: new Map(),
+    subtree: new Map(),
+    component: new Map(),
+  };
+
+  constructor(rules: readonly Rule[]) {
+    for (const rule of rules) {
+      const [kind, key] = matchKey(rule.match);
+      const list = this.maps[kind].get(key);
+      if (list) list.push(rule);
+      else this.maps[kind].set(key, [rule]);
+    }
+  }
+
+  rulesFor(kind: MatchKind, key: string): readonly Rule[] | undefined {
+    return this.maps[kind].get(key);
+  }
 }

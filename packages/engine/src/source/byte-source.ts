@@ -18,6 +18,9 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/** Reads up to this size are made synchronously (see FileSource.read). */
+const SYNC_READ_BYTES = 64 * 1024;
+
 /** A local file, opened lazily and read with positioned reads (no stream, no read-ahead beyond the request). */
 export class FileSource implements ByteSource {
   bytesRead = 0;
@@ -43,6 +46,15 @@ export class FileSource implements ByteSource {
     this.handle ??= await open(this.path, "r");
     const out = Buffer.allocUnsafe(wanted);
     let done = 0;
+    // A small positioned read costs microseconds in the calling thread, while the promise-based call waits for a
+    // thread-pool round trip: a checkpoint's hundreds of local headers are read this way. Large reads stay async.
+    if (wanted <= SYNC_READ_BYTES) {
+      while (done < wanted) {
+        const n = readSync(this.handle.fd, out, done, wanted - done, offset + done);
+        if (n === 0) break; // the file shrank under us: return what exists
+        done += n;
+      }
+    }
     while (done < wanted) {
       const { bytesRead } = await this.handle.read(out, done, wanted - done, offset + done);
       if (bytesRead === 0) break; // the file shrank under us: return what exists
