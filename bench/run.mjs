@@ -357,6 +357,13 @@ function failover() {
   if (r.stderr.trim()) console.error(r.stderr.trim());
 }
 
+// ---- 10. Continuous scanning at scale: 1,000 followed repos, scale-out with 1 and 2 workers -----------------------
+function scale() {
+  const r = run(process.execPath, ["--import", "tsx", join(here, "scale.ts")]);
+  for (const line of r.stdout.trim().split("\n")) if (line.startsWith("{")) record(JSON.parse(line));
+  if (r.stderr.trim()) console.error(r.stderr.trim());
+}
+
 const context = { python, modelvet, work, run, record, measure, best, writeSparse };
 const cases = {
   startup: () => ratios.startup(context),
@@ -379,6 +386,7 @@ const cases = {
   },
   service,
   failover,
+  scale,
 };
 const args = process.argv.slice(2);
 const check = args.includes("--check");

@@ -39,6 +39,8 @@ export interface RepoSpec {
 
 export interface ServerStats {
   bytesSent: number;
+  /** Time spent answering (the handlers are synchronous, so this is the server's own CPU time, in ms). */
+  busyMs: number;
   requests: Array<{
     method: string;
     url: string;
@@ -50,11 +52,13 @@ export interface ServerStats {
 }
 
 export class FakeHub {
-  readonly stats: ServerStats = { bytesSent: 0, requests: [] };
+  readonly stats: ServerStats = { bytesSent: 0, busyMs: 0, requests: [] };
   pageSize = 50;
   private hubServer?: Server;
   private storageServer?: Server;
   private readonly repos = new Map<string, RepoSpec>();
+  /** LFS content by id, rebuilt on a miss (commits may be added after addRepo): a lookup per request, not a walk. */
+  private readonly lfsFiles = new Map<string, VirtualFile>();
   hubUrl = "";
   storageUrl = "";
   /** Optional wait before each answer (ms), so a test can keep scans running long enough to watch or kill them. */
@@ -66,6 +70,7 @@ export class FakeHub {
 
   resetStats(): void {
     this.stats.bytesSent = 0;
+    this.stats.busyMs = 0;
     this.stats.requests.length = 0;
   }
 
@@ -90,6 +95,15 @@ export class FakeHub {
       setTimeout(() => this.handle(req, res, origin, true), this.delayMs);
       return;
     }
+    const began = performance.now();
+    try {
+      this.answer(req, res, origin);
+    } finally {
+      this.stats.busyMs += performance.now() - began;
+    }
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, origin: "hub" | "storage"): void {
     const url = new URL(req.url ?? "/", "http://x");
     const record = {
       method: req.method ?? "GET",
@@ -235,11 +249,19 @@ export class FakeHub {
 
   private serveStorage(url: URL, req: IncomingMessage, send: Sender): void {
     const m = /^\/lfs\/([0-9a-f]+)$/.exec(url.pathname);
-    const file = m
-      ? [...this.repos.values()].flatMap((r) => Object.values(r.commits).flat()).find((f) => f.lfsOid === m[1])
-      : undefined;
+    const file = m ? this.lfsFile(m[1]!) : undefined;
     if (!file || url.searchParams.get("X-Amz-Signature") !== "test") return send(403, "AccessDenied");
     sendRange(file, req, send, { ETag: `"${file.lfsOid}"`, "Accept-Ranges": "bytes" });
+  }
+
+  private lfsFile(oid: string): VirtualFile | undefined {
+    if (!this.lfsFiles.has(oid)) {
+      this.lfsFiles.clear();
+      for (const repo of this.repos.values())
+        for (const files of Object.values(repo.commits))
+          for (const f of files) if (f.lfsOid && !this.lfsFiles.has(f.lfsOid)) this.lfsFiles.set(f.lfsOid, f);
+    }
+    return this.lfsFiles.get(oid);
   }
 }
 
