@@ -6,37 +6,13 @@
     job.get_status(verbose=True, wait_until_finish=True)
     client.get_file_scan_result(file_scan_id=job.job_id)
 
-Every name here is modelvet_sdk's own object (not a copy), so ``rime_sdk.Client is modelvet_sdk.Client``.
+Every name here is modelvet_sdk's own object (not a copy), so ``rime_sdk.Client is modelvet_sdk.Client``; the
+names are modelvet_sdk's ``__all__``, so a name added there is here too.
 """
 
-from modelvet_sdk import (
-    Client,
-    FileScan,
-    FileScanJob,
-    FileScanResult,
-    Model,
-    ModelvetError,
-    ModelvetTimeoutError,
-    Project,
-    Record,
-    WEBHOOK_TOLERANCE_SECONDS,
-    Workspace,
-    __version__,
-    verify_webhook_signature,
-)
+import modelvet_sdk as _modelvet_sdk
+from modelvet_sdk import *  # noqa: F401,F403 (exactly modelvet_sdk.__all__)
 
-__all__ = [
-    "Client",
-    "FileScan",
-    "FileScanJob",
-    "FileScanResult",
-    "Model",
-    "ModelvetError",
-    "ModelvetTimeoutError",
-    "Project",
-    "Record",
-    "WEBHOOK_TOLERANCE_SECONDS",
-    "Workspace",
-    "__version__",
-    "verify_webhook_signature",
-]
+# Written as `+=` of the other module's __all__, a form type checkers follow for the names exported.
+__all__: list[str] = []
+__all__ += _modelvet_sdk.__all__

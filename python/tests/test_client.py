@@ -312,7 +312,9 @@ class RimeSdkNameTest(unittest.TestCase):
         import rime_sdk
 
         self.assertIs(rime_sdk.Client, modelvet_sdk.Client)
-        self.assertEqual(set(rime_sdk.__all__), set(modelvet_sdk.__all__))
+        self.assertEqual(rime_sdk.__all__, modelvet_sdk.__all__)
+        for name in modelvet_sdk.__all__:
+            self.assertIs(getattr(rime_sdk, name), getattr(modelvet_sdk, name), name)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ export interface ServiceConfig {
   webhookMaxAttempts: number;
   /** A webhook receiver must answer within this time. */
   webhookTimeoutMs: number;
+  /** Webhook deliveries each process sends at once. */
+  webhookConcurrency: number;
 }
 
 /** A start-up failure a person can act on (bad setting, database unreachable); the CLI prints just its message. */
@@ -94,6 +96,7 @@ export function configFromEnv(
     webhookRetryBaseMs: int(env.MODELVET_WEBHOOK_RETRY_BASE_MS, 30_000, "MODELVET_WEBHOOK_RETRY_BASE_MS", 10),
     webhookMaxAttempts: int(env.MODELVET_WEBHOOK_MAX_ATTEMPTS, 6, "MODELVET_WEBHOOK_MAX_ATTEMPTS"),
     webhookTimeoutMs: int(env.MODELVET_WEBHOOK_TIMEOUT_MS, 10_000, "MODELVET_WEBHOOK_TIMEOUT_MS", 100),
+    webhookConcurrency: int(env.MODELVET_WEBHOOK_CONCURRENCY, 4, "MODELVET_WEBHOOK_CONCURRENCY"),
   };
   const merged = { ...config, ...overrides };
   if (merged.leaseMs > 30_000)
@@ -102,6 +105,7 @@ export function configFromEnv(
     throw new StartupError(
       `MODELVET_DEFAULT_RAM_MB (${merged.defaultRamMegabytes}) is more than MODELVET_MAX_SCAN_MEMORY_MB (${merged.maxScanMemoryMegabytes})`,
     );
+  if (merged.webhookConcurrency > 32) throw new StartupError("MODELVET_WEBHOOK_CONCURRENCY must be at most 32");
   if (merged.webhookMaxAttempts > 20)
     throw new StartupError("MODELVET_WEBHOOK_MAX_ATTEMPTS must be at most 20 (retries double their wait each time)");
   return merged;

@@ -109,7 +109,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         poller.start();
       }
     }
-    // Every process delivers webhook events (claimed one at a time from the database, so never twice).
+    // Every process delivers webhook events (each claimed under a lease in the database, so never sent twice).
     dispatcher = new WebhookDispatcher({
       db: db.kysely,
       box,
@@ -119,6 +119,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       maxAttempts: config.webhookMaxAttempts,
       retryBaseMs: config.webhookRetryBaseMs,
       timeoutMs: config.webhookTimeoutMs,
+      concurrency: config.webhookConcurrency,
       allowPrivate: config.webhooksAllowPrivate,
     });
     dispatcher.start();

@@ -14,7 +14,7 @@ import {
   waitUntil,
   type TestService,
 } from "./helpers.js";
-import { WebhookReceiver, type Received } from "./support/webhook-receiver.js";
+import { HangingReceiver, WebhookReceiver, type Received } from "./support/webhook-receiver.js";
 import { expectShape } from "./support/wire-shape.js";
 
 /**
@@ -272,6 +272,29 @@ describe("outbound webhooks", () => {
     expect((log[0]!.attempt_log as unknown[]).length).toBe(6);
     expect(receiver.received.filter((r) => r.body.includes(modelId))).toHaveLength(6);
   }, 90_000);
+
+  test("a receiver that never answers does not hold up another receiver's delivery", async () => {
+    const hanging = new HangingReceiver();
+    await hanging.start();
+    try {
+      const stuck = await workspaceWithHook("hangs", hanging.url);
+      await scanToEnd(await register(stuck.projectId, "acme/payload"), stuck.projectId);
+      await waitUntil(
+        () => hanging.arrived.length > 0,
+        30_000,
+        () => "the hanging receiver got its request",
+      );
+      // That delivery now waits for its answer (up to MODELVET_WEBHOOK_TIMEOUT_MS, 10 s) while this one is sent.
+      const { projectId } = await workspaceWithHook("answers");
+      const modelId = await register(projectId, "acme/payload");
+      await scanToEnd(modelId, projectId);
+      const [answered] = await requestsFor(modelId, 1);
+      expect(hanging.closed).toEqual([]);
+      expect(answered!.at - hanging.arrived[0]!).toBeLessThan(8_000);
+    } finally {
+      await hanging.stop();
+    }
+  });
 
   test("another workspace's key sees none of it: 404 everywhere", async () => {
     const { wsId, hookId } = await workspaceWithHook("owner");

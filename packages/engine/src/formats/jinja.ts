@@ -1,5 +1,6 @@
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatContext, FormatHandler, Probe } from "./types.js";
+import { readsAsJinjaFile } from "./read-conditions.js";
 import { readJsonObject, sourceName } from "./remote-code.js";
 import { MAX_TEMPLATE_CHARS, analyzeTemplate, type TemplateFinding } from "./template-analysis.js";
 
@@ -96,7 +97,7 @@ export const jinjaFileFormat: FormatHandler = {
   name: "jinja",
   sniff: (probe: Probe) => probe.size <= MAX_TEMPLATE_CHARS * 4,
   async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
-    if (!/\.(jinja2?|j2)$/i.test(sourceName(ctx))) return false;
+    if (!readsAsJinjaFile(sourceName(ctx))) return false;
     const bytes = await source.read(0, source.size);
     const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
     reportTemplate(ctx, text, { prefix: "chat_template", label: sourceName(ctx).split("/").pop() ?? "template" });

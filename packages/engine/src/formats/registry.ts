@@ -1,5 +1,6 @@
 import { OPCODES } from "../pickle/opcodes.js";
 import type { Probe } from "../source/probe.js";
+import { readsAsJinjaFile, readsAsTextTemplate, readsAsYaml } from "./read-conditions.js";
 import type { FormatHandler } from "./types.js";
 
 /**
@@ -9,7 +10,8 @@ import type { FormatHandler } from "./types.js";
  * a file, so a scan of safetensors files never loads the YAML parser, the Jinja engine, the protobuf walkers, the
  * decompressors or the 7z reader. A probe is a *prefilter*: it must accept every file its reader's own `sniff`
  * accepts (that exact test still runs once the reader is loaded), and it may look at the name only where the
- * reader itself refuses any other name before recording anything.
+ * reader itself refuses any other name before recording anything. The name-bound readers (YAML, bare Jinja, text
+ * templates) and their probes share one predicate from read-conditions.ts, so the two cannot drift apart.
  *
  * Adding a format: one reader file in formats/ (a `FormatHandler`) and one line here.
  */
@@ -94,10 +96,9 @@ export const REGISTRY: readonly RegistryEntry[] = [
     claims: jsonObject,
     load: async () => (await import("./jinja.js")).chatTemplateJsonFormat,
   },
-  // jinja.ts reads a bare template only under a .jinja/.jinja2/.j2 name.
   {
     name: "jinja",
-    claims: (_p, name) => /\.(jinja2?|j2)$/i.test(name),
+    claims: (_p, name) => readsAsJinjaFile(name),
     load: async () => (await import("./jinja.js")).jinjaFileFormat,
   },
   {
@@ -107,7 +108,7 @@ export const REGISTRY: readonly RegistryEntry[] = [
   },
   {
     name: "jinja-text",
-    claims: (p) => !p.head.includes(0),
+    claims: (p, name) => readsAsTextTemplate(p.head, name),
     load: async () => (await import("./template-content.js")).textTemplateFormat,
   },
   { name: "hdf5", claims: hdf5Claims, load: async () => (await import("./keras.js")).hdf5Format },
@@ -127,10 +128,9 @@ export const REGISTRY: readonly RegistryEntry[] = [
     claims: (p) => p.head[0] === 0x0a,
     load: async () => (await import("./savedmodel.js")).kerasMetadataFormat,
   },
-  // yaml.ts reads a file only under a .yaml/.yml name or when it opens with a %YAML / %TAG directive.
   {
     name: "yaml",
-    claims: (p, name) => /\.ya?ml$/i.test(name) || p.head[startsWith(p.head, 0xef, 0xbb, 0xbf) ? 3 : 0] === 0x25,
+    claims: (p, name) => readsAsYaml(p.head, name),
     load: async () => (await import("./yaml.js")).yamlFormat,
   },
   {

@@ -1,6 +1,7 @@
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatContext, FormatHandler, Probe } from "./types.js";
 import { analyzeTemplate, MAX_TEMPLATE_CHARS, type TemplateFinding, type TemplateFindingKind } from "./jinja.js";
+import { readsAsTextTemplate } from "./read-conditions.js";
 import { readJsonObject, sourceName } from "./remote-code.js";
 
 /**
@@ -24,10 +25,6 @@ const ROUTE_KINDS = new Set<TemplateFindingKind>([
 ]);
 /** Template syntax: an expression or a statement tag. */
 const TEMPLATE_SYNTAX = /\{\{|\{%/;
-/** Text files a template could hide in: template suffixes, `.txt`, and names without an extension. */
-const TEXT_NAME = /(\.(template|tmpl|tpl|txt|jinja|jinja2|j2)|(^|[/\\!])[^./\\!]+)$/i;
-/** Names claimed by the chat-template reader (full analysis): not judged a second time. */
-const CHAT_TEMPLATE_FILE = /\.(jinja2?|j2)$/i;
 /** JSON string values visited in one document; depth of the walk. */
 const MAX_JSON_STRINGS = 200_000;
 const MAX_JSON_DEPTH = 256;
@@ -92,9 +89,10 @@ export function reportJsonTemplates(ctx: FormatContext, root: unknown, skip: Rea
 export const textTemplateFormat: FormatHandler = {
   name: "jinja-text",
   sniff: (probe: Probe) => probe.size <= MAX_TEMPLATE_CHARS * 4 && !probe.head.includes(0),
-  async inspect(source: ByteSource, ctx: FormatContext): Promise<boolean> {
+  async inspect(source: ByteSource, ctx: FormatContext, probe: Probe): Promise<boolean> {
     const name = sourceName(ctx);
-    if (!TEXT_NAME.test(name) || CHAT_TEMPLATE_FILE.test(name)) return false;
+    // Bare .jinja files are the chat-template reader's (full analysis): not judged a second time.
+    if (!readsAsTextTemplate(probe.head, name)) return false;
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(await source.read(0, source.size));

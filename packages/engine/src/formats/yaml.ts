@@ -1,6 +1,7 @@
 import { isAlias, isCollection, isPair, parseAllDocuments, type Document } from "yaml";
 import type { ByteSource } from "../source/byte-source.js";
 import type { FormatContext, FormatHandler, Probe } from "./types.js";
+import { readsAsYaml } from "./read-conditions.js";
 import { sourceName } from "./remote-code.js";
 
 /**
@@ -58,7 +59,7 @@ export const yamlFormat: FormatHandler = {
   // Recognised by name (inside an archive too) or by a leading directive; the test is in `inspect`.
   sniff: (probe: Probe) => probe.size > 0,
   async inspect(source: ByteSource, ctx: FormatContext, probe: Probe): Promise<boolean> {
-    if (!/\.ya?ml$/i.test(sourceName(ctx)) && !startsWithDirective(probe.head)) return false;
+    if (!readsAsYaml(probe.head, sourceName(ctx))) return false;
     const length = Math.min(source.size, MAX_YAML_BYTES);
     const text = decodeYaml(await source.read(0, length));
     if (source.size > MAX_YAML_BYTES) {
@@ -232,12 +233,6 @@ function flowDepth(text: string): number {
 }
 
 /** `%YAML 1.1` or `%TAG` as the first line: YAML whatever the file is called. */
-function startsWithDirective(head: Uint8Array): boolean {
-  const start = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
-  const text = new TextDecoder("latin1").decode(head.subarray(start, start + 6));
-  return text.startsWith("%YAML ") || text.startsWith("%TAG ");
-}
-
 /** PyYAML reads UTF-8, and UTF-16 when the stream starts with its byte-order mark. */
 function decodeYaml(bytes: Uint8Array): string {
   const encoding =

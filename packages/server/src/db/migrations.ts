@@ -1,6 +1,10 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 
-/** The one set of migrations, for SQLite and PostgreSQL alike. Append new ones; never edit a shipped one. */
+/**
+ * The one set of migrations, for SQLite and PostgreSQL alike. They run in the order of their names, so a new one
+ * takes the next free number (test/migrations.test.ts checks the numbers leave no gap). Append new ones; never
+ * edit a shipped one.
+ */
 const MIGRATIONS: Record<string, Migration> = {
   "001_init": {
     async up(db: Kysely<unknown>): Promise<void> {
@@ -160,7 +164,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
-  "006_webhooks": {
+  "005_webhooks": {
     // Outbound webhooks: per-workspace receivers (the signing secret sealed like integration secrets), one
     // delivery row per event and receiver (unique per event key, so a repeated event is queued once), claimed by
     // a lease like the embedded jobs, and one row per attempt for the delivery log.
@@ -221,13 +225,36 @@ const MIGRATIONS: Record<string, Migration> = {
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
+const TABLE = "modelvet_migrations";
+
+/** The migrations' names, in the order they run. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
+
+/**
+ * Migrations shipped under another name, old name → new. 005_webhooks was first shipped as 006_webhooks (no 005
+ * existed): a later 005 would have sorted before it and been refused on every database that had run it.
+ */
+const RENAMED: Readonly<Record<string, string>> = { "006_webhooks": "005_webhooks" };
+
+/**
+ * Records each renamed migration under its new name (the same schema change, so nothing runs again). Idempotent,
+ * so concurrent starters may both do it; a database holding both names is left for the migrator to refuse.
+ */
+async function renameShipped(db: Kysely<unknown>): Promise<void> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((t) => t.name === TABLE)) return;
+  for (const [from, to] of Object.entries(RENAMED))
+    await sql`update ${sql.table(TABLE)} set name = ${to} where name = ${from}
+      and not exists (select 1 from ${sql.table(TABLE)} as taken where taken.name = ${to})`.execute(db);
+}
 
 /** Brings the schema up to date; concurrent starters are serialised by Kysely's migration lock. */
 export async function migrate(db: Kysely<unknown>): Promise<void> {
+  await renameShipped(db);
   const migrator = new Migrator({
     db,
     provider,
-    migrationTableName: "modelvet_migrations",
+    migrationTableName: TABLE,
     migrationLockTableName: "modelvet_migrations_lock",
   });
   const { error, results } = await migrator.migrateToLatest();

@@ -1,6 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { Logger } from "pino";
 import type { Database } from "../db/schema.js";
+import { LeasedTask } from "./leased-task.js";
 import { JobAbortedError, sleep, type JobHandler, type JobQueue } from "./queue.js";
 
 export interface EmbeddedQueueOptions {
@@ -20,9 +21,8 @@ export interface EmbeddedQueueOptions {
  */
 export class EmbeddedQueue implements JobQueue {
   readonly kind = "embedded";
-  private readonly stopper = new AbortController();
-  private readonly loops: Array<Promise<void>> = [];
-  /** Idle consumers waiting for a job; at most one entry per consumer. */
+  private readonly tasks: Array<LeasedTask<string>> = [];
+  /** Idle claim loops waiting for a job; at most one entry per loop. */
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -47,41 +47,32 @@ export class EmbeddedQueue implements JobQueue {
   }
 
   work(handler: JobHandler, concurrency: number): Promise<void> {
-    for (let slot = 0; slot < concurrency; slot++) this.loops.push(this.loop(handler));
+    const task = new LeasedTask({
+      claim: () => this.claim(),
+      run: (id, signal) => this.runClaimed(id, handler, signal),
+      lanes: concurrency,
+      idleMs: this.options.pollMs,
+      wait: (signal) => this.idle(signal),
+      onError: (e) => this.options.log.error({ err: e }, "cannot claim a job"),
+    });
+    this.tasks.push(task);
+    task.start();
     return Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    this.stopper.abort();
-    for (const wake of [...this.waiters]) wake();
-    await Promise.allSettled(this.loops);
+    await Promise.allSettled(this.tasks.map((task) => task.stop()));
   }
 
-  private async loop(handler: JobHandler): Promise<void> {
-    const signal = this.stopper.signal;
-    while (!signal.aborted) {
-      let id: string | undefined;
-      try {
-        id = await this.claim();
-      } catch (e) {
-        this.options.log.error({ err: e }, "cannot claim a job");
-      }
-      if (!id) {
-        await this.idle();
-        continue;
-      }
-      await this.runClaimed(id, handler, signal);
-    }
-  }
-
-  private idle(): Promise<void> {
+  /** Waits for the next poll, or less when a job is enqueued in this process. */
+  private idle(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
         this.waiters.delete(wake);
         resolve();
       };
       this.waiters.add(wake);
-      void sleep(this.options.pollMs, this.stopper.signal).then(wake);
+      void sleep(this.options.pollMs, signal).then(wake);
     });
   }
 

@@ -5,7 +5,8 @@ import type { Database } from "../db/schema.js";
 import type { SecretBox } from "../security/secret-box.js";
 import { claimDueModels, noticeCommit, type FollowedModel } from "../store/follow.js";
 import { hubTokenOf } from "../store/integrations.js";
-import { sleep, type JobQueue } from "./queue.js";
+import { LeasedTask } from "./leased-task.js";
+import type { JobQueue } from "./queue.js";
 
 export interface PollerOptions {
   db: Kysely<Database>;
@@ -31,31 +32,26 @@ const BATCH = 200;
  * carries no validator for conditional requests, so each poll is a plain GET of a small JSON document.)
  */
 export class FollowPoller {
-  private readonly stopper = new AbortController();
-  private loop?: Promise<void>;
+  private readonly task: LeasedTask<FollowedModel[]>;
 
-  constructor(private readonly options: PollerOptions) {}
+  constructor(private readonly options: PollerOptions) {
+    // Claiming a model moves its next poll time on, so another process skips it: that is the lease.
+    this.task = new LeasedTask({
+      claim: () => claimDueModels(options.db, options.intervalSeconds, BATCH),
+      run: (due, signal) => inBatches(due, options.concurrency, (model) => this.check(model), signal),
+      lanes: 1,
+      idleMs: options.tickMs,
+      pace: "tick",
+      onError: (e) => options.log.warn({ err: e }, "cannot look for followed models due a poll"),
+    });
+  }
 
   start(): void {
-    this.loop = this.run();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopper.abort();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const { signal } = this.stopper;
-    while (!signal.aborted) {
-      try {
-        const due = await claimDueModels(this.options.db, this.options.intervalSeconds, BATCH);
-        await inBatches(due, this.options.concurrency, (model) => this.check(model), signal);
-      } catch (e) {
-        this.options.log.warn({ err: e }, "cannot look for followed models due a poll");
-      }
-      await sleep(this.options.tickMs, signal);
-    }
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   private async check(model: FollowedModel): Promise<void> {

@@ -7,7 +7,7 @@ import type { SecretBox } from "../security/secret-box.js";
 import { guardedLookup, parseWebhookUrl } from "../security/webhook-target.js";
 import { signWebhook } from "../security/webhook-signature.js";
 import { claimDelivery, recordAttempt, type ClaimedDelivery } from "../store/webhooks.js";
-import { sleep } from "./queue.js";
+import { LeasedTask } from "./leased-task.js";
 
 export interface DispatcherOptions {
   db: Kysely<Database>;
@@ -23,47 +23,44 @@ export interface DispatcherOptions {
   retryBaseMs: number;
   /** A receiver must answer within this time. */
   timeoutMs: number;
+  /** Deliveries sent at once by this process, so one slow receiver does not hold up the others. */
+  concurrency: number;
   allowPrivate: boolean;
 }
 
 /** The receiver's answer is read up to this much (for the log), the rest discarded. */
 const MAX_ANSWER_BYTES = 1024;
-/** A claimed delivery not recorded within this time (its process died) is claimed again. */
-const LEASE_MS = 60_000;
+/**
+ * A claimed delivery not recorded within this time (its process died) is claimed again. It outlasts the whole
+ * exchange (bounded by timeoutMs) with a wide margin, so a live sender's lease never lapses mid-send.
+ */
+const leaseMs = (timeoutMs: number): number => Math.max(60_000, timeoutMs + 50_000);
 
 /**
  * Delivers queued webhook events. The deliveries live in the database (SQLite or PostgreSQL alike) and are
- * claimed with a lease, so every process may run a dispatcher: each delivery is sent by one at a time, and a
- * crash mid-delivery only delays it. A 2xx answer delivers; anything else (another status, no answer, refused
+ * claimed with a lease, so every process may run a dispatcher: each delivery is sent by one process at a time,
+ * and a crash mid-delivery only delays it. A process sends up to `concurrency` deliveries at once. A 2xx answer delivers; anything else (another status, no answer, refused
  * target) is retried after retryBaseMs·2^(attempt−1), up to maxAttempts, then given up; every attempt is logged.
  */
 export class WebhookDispatcher {
-  private readonly stopper = new AbortController();
-  private loop?: Promise<void>;
+  private readonly task: LeasedTask<ClaimedDelivery>;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.task = new LeasedTask({
+      claim: () => claimDelivery(options.db, options.box, options.owner, leaseMs(options.timeoutMs)),
+      run: (delivery) => this.deliver(delivery),
+      lanes: options.concurrency,
+      idleMs: options.pollMs,
+      onError: (e) => options.log.warn({ err: e }, "cannot deliver webhook events"),
+    });
+  }
 
   start(): void {
-    this.loop = this.run();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopper.abort();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const { signal } = this.stopper;
-    while (!signal.aborted) {
-      let delivery: ClaimedDelivery | undefined;
-      try {
-        delivery = await claimDelivery(this.options.db, this.options.box, this.options.owner, LEASE_MS);
-        if (delivery) await this.deliver(delivery);
-      } catch (e) {
-        this.options.log.warn({ err: e }, "cannot deliver webhook events");
-      }
-      if (!delivery) await sleep(this.options.pollMs, signal);
-    }
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
@@ -97,6 +94,13 @@ export class WebhookDispatcher {
     }
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve) => {
+      // The whole exchange is bounded (not only each silence on the socket), so it ends well within the lease.
+      const noAnswer = () => new Error(`no answer within ${this.options.timeoutMs} ms`);
+      const deadline = setTimeout(() => req.destroy(noAnswer()), this.options.timeoutMs);
+      const finish = (answer: { status: number | null; error: string }): void => {
+        clearTimeout(deadline);
+        resolve(answer);
+      };
       const req = send(
         url,
         {
@@ -112,10 +116,10 @@ export class WebhookDispatcher {
           },
         },
         (res) =>
-          void readAnswer(res).then((text) => resolve({ status: res.statusCode ?? null, error: describe(res, text) })),
+          void readAnswer(res).then((text) => finish({ status: res.statusCode ?? null, error: describe(res, text) })),
       );
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)));
-      req.on("error", (e) => resolve({ status: null, error: e.message }));
+      req.on("timeout", () => req.destroy(noAnswer()));
+      req.on("error", (e) => finish({ status: null, error: e.message }));
       req.end(delivery.payload);
     });
   }
@@ -138,5 +142,7 @@ function readAnswer(res: IncomingMessage): Promise<string> {
     });
     res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8").trim()));
     res.on("error", () => resolve(Buffer.concat(chunks).toString("utf8").trim()));
+    // Cut off mid-answer (the deadline passed): what arrived is all there is.
+    res.on("close", () => resolve(Buffer.concat(chunks).toString("utf8").trim()));
   });
 }

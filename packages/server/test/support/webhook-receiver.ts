@@ -41,3 +41,27 @@ export class WebhookReceiver {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
+
+/** A receiver that reads each request and never answers: records when each arrived and when its sender gave up. */
+export class HangingReceiver {
+  readonly arrived: number[] = [];
+  readonly closed: number[] = [];
+  private server?: Server;
+  url = "";
+
+  async start(): Promise<void> {
+    this.server = createServer((req) => {
+      req.resume();
+      req.on("end", () => this.arrived.push(Date.now()));
+      req.socket.on("close", () => this.closed.push(Date.now()));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  /** Closes the port and every request still held open. */
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
