@@ -1,33 +1,19 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { FakeHub, smallFile } from "../../engine/test/support/hub-server.js";
 import { Client, ModelvetError } from "../src/index.js";
-import { REPO_ROOT, startService, type RunningService } from "./support/service.js";
+import { payloadRepo, startHubAndService, type HubAndService } from "./support/hub-service.js";
 
 // Continuous-scanning calls of the TypeScript SDK against the real service: follow/unfollow, the workspace's
 // follow settings (poll interval, Hub webhook secret) and workspace custom rules.
 const SHA = "7e1".repeat(13) + "7";
-const hub = new FakeHub();
-let service: RunningService;
+let running: HubAndService | undefined;
 let admin: Client;
 
 beforeAll(async () => {
-  const payload = readFileSync(join(REPO_ROOT, "packages/engine/test/fixtures/adversarial/o6-inst.pkl"));
-  hub.addRepo({
-    id: "org/payload",
-    refs: { main: SHA },
-    commits: { [SHA]: [smallFile("model.pkl", payload, { lfs: true })] },
-  });
-  await hub.start();
-  service = await startService({ HF_ENDPOINT: hub.hubUrl });
-  admin = new Client({ domain: service.url, apiKey: service.apiKey });
+  running = await startHubAndService([payloadRepo("org/payload", SHA)]);
+  admin = new Client({ domain: running.service.url, apiKey: running.service.apiKey });
 }, 60_000);
 
-afterAll(async () => {
-  await service?.stop();
-  await hub.stop();
-});
+afterAll(() => running?.stop());
 
 it("follows and unfollows a model, and sets the workspace's poll interval and webhook secret", async () => {
   const ws = await admin.createWorkspace("follow");

@@ -1,19 +1,15 @@
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { FakeHub, smallFile } from "../../engine/test/support/hub-server.js";
 import { Client, ModelvetError, verifyWebhookSignature } from "../src/index.js";
-import { REPO_ROOT, startService, type RunningService } from "./support/service.js";
+import { payloadRepo, startHubAndService, type HubAndService } from "./support/hub-service.js";
 
 // Webhook calls of the TypeScript SDK against the real service (loopback receivers allowed by the operator
 // setting): create, list, read, deliveries, delete; and the signature check a receiver runs.
 const SHA = "5eb".repeat(13) + "5";
 const SECRET = "sdk-webhook-secret-0123456789";
-const hub = new FakeHub();
-let service: RunningService;
+let running: HubAndService | undefined;
 let admin: Client;
 let receiver: Server;
 let receiverUrl: string;
@@ -21,13 +17,6 @@ const received: Array<{ body: string; signature: string }> = [];
 let failNext = 1;
 
 beforeAll(async () => {
-  const payload = readFileSync(join(REPO_ROOT, "packages/engine/test/fixtures/adversarial/o6-inst.pkl"));
-  hub.addRepo({
-    id: "org/payload",
-    refs: { main: SHA },
-    commits: { [SHA]: [smallFile("model.pkl", payload, { lfs: true })] },
-  });
-  await hub.start();
   receiver = createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
@@ -38,17 +27,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
-  service = await startService({
-    HF_ENDPOINT: hub.hubUrl,
+  running = await startHubAndService([payloadRepo("org/payload", SHA)], {
     MODELVET_WEBHOOKS_ALLOW_PRIVATE: "1",
     MODELVET_WEBHOOK_RETRY_BASE_MS: "200",
   });
-  admin = new Client({ domain: service.url, apiKey: service.apiKey });
+  admin = new Client({ domain: running.service.url, apiKey: running.service.apiKey });
 }, 60_000);
 
 afterAll(async () => {
-  await service?.stop();
-  await hub.stop();
+  await running?.stop();
   await new Promise<void>((r) => receiver.close(() => r()));
 });
 

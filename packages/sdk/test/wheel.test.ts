@@ -1,11 +1,12 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { FakeHub, smallFile } from "../../engine/test/support/hub-server.js";
-import { findPython, PYTHON_DIR } from "./support/python.js";
-import { REPO_ROOT, startService, type RunningService } from "./support/service.js";
+import { smallFile } from "../../engine/test/support/hub-server.js";
+import { privatePayloadRepo, startHubAndService, type HubAndService } from "./support/hub-service.js";
+import { findPython, PYTHON_DIR, runPython, type PythonRun } from "./support/python.js";
+import { REPO_ROOT, type RunningService } from "./support/service.js";
 
 /**
  * The Python SDK as a user gets it: `pip wheel ./python --no-deps --no-build-isolation` (offline, Debian's
@@ -29,7 +30,7 @@ const python = findPython();
 // Found, not imported: importing pip before setuptools trips Debian's distutils shim.
 const PROBE =
   "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ('venv', 'ensurepip', 'pip', 'setuptools', 'wheel')))";
-const hub = new FakeHub();
+let running: HubAndService | undefined;
 let work = "";
 let venvPython = "";
 let skipReason = "";
@@ -73,36 +74,18 @@ beforeAll(async () => {
   const installed = run(venvPython, ["-m", "pip", "install", "--no-index", "--no-deps", wheel]);
   if (installed.code !== 0) throw new Error(`pip install of the wheel failed:\n${installed.out}`);
 
-  hub.addRepo({
-    id: REPO,
-    private: true,
-    token: HF_TOKEN,
-    refs: { main: SHA },
-    commits: {
-      [SHA]: [
-        smallFile("config.json", Buffer.from('{"model_type": "bert"}')),
-        smallFile("README.md", Buffer.from("# a model\n")),
-        smallFile(
-          "pytorch_model.bin",
-          readFileSync(join(REPO_ROOT, "packages/engine/test/fixtures/adversarial/o6-inst.pkl")),
-          {
-            lfs: true,
-          },
-        ),
-        smallFile("extra/helper.pkl", readFileSync(join(REPO_ROOT, "examples/payload-getattr-chain.pkl")), {
-          lfs: true,
-        }),
-      ],
-    },
-  });
-  await hub.start();
+  const helper = readFileSync(join(REPO_ROOT, "examples/payload-getattr-chain.pkl"));
+  const repo = privatePayloadRepo(REPO, SHA, HF_TOKEN, [
+    smallFile("README.md", Buffer.from("# a model\n")),
+    smallFile("extra/helper.pkl", helper, { lfs: true }),
+  ]);
   // 30000 MB, as the seed suggests for large generative models, is above the default cap of 4096: an operator raises it.
-  service = await startService({ HF_ENDPOINT: hub.hubUrl, MODELVET_MAX_SCAN_MEMORY_MB: "32768" });
+  running = await startHubAndService([repo], { MODELVET_MAX_SCAN_MEMORY_MB: "32768" });
+  service = running.service;
 }, 240_000);
 
 afterAll(async () => {
-  await service?.stop();
-  await hub.stop();
+  await running?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -147,25 +130,9 @@ async function registerPrivateModel(): Promise<{
   return { workspaceId, projectId, modelId, integrationId };
 }
 
-/**
- * Runs the installed interpreter without blocking this process (the test Hub answering the service lives here).
- * `stdin` is fed as typed at its prompt when args is ["-i", "-q"]: a REPL shows each expression's value.
- */
-function runVenv(args: string[], stdin = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(venvPython, args, { cwd: tmpdir(), env: { ...process.env, PYTHONPATH: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+/** Runs the installed interpreter outside the checkout; `stdin` is typed at its prompt when args is ["-i", "-q"]. */
+function runVenv(args: string[], stdin = ""): Promise<PythonRun> {
+  return runPython(venvPython, args, { cwd: tmpdir(), env: { PYTHONPATH: "" }, stdin });
 }
 
 const py = (s: string): string => JSON.stringify(s); // a JSON string is a valid Python str literal

@@ -1,17 +1,6 @@
 import { afterAll, describe, expect, test } from "vitest";
 import type { FakeHub } from "../../engine/test/support/hub-server.js";
-import {
-  ADMIN_KEY,
-  CliProcess,
-  createPgDatabase,
-  httpClient,
-  registerPayloadModel,
-  removeDir,
-  SECRET_KEY,
-  startHub,
-  tempDir,
-  waitUntil,
-} from "./helpers.js";
+import { CliCluster, createPgDatabase, registerPayloadModel, startHub, waitUntil, type CliProcess } from "./helpers.js";
 import { HubGate } from "./support/hub-gate.js";
 
 /**
@@ -42,33 +31,19 @@ async function cluster(workers: number, concurrency: number) {
   const hub: FakeHub = await startHub();
   const gate = new HubGate(hub.hubUrl);
   await gate.start();
-  const dataDir = tempDir();
-  const processes: CliProcess[] = [];
+  const group = new CliCluster({
+    hubUrl: gate.url,
+    databaseUrl: pgDb.url,
+    env: { MODELVET_POLL_MS: "500", MODELVET_JOB_TIMEOUT_SECONDS: "900" },
+  });
   teardown.push(async () => {
-    for (const p of processes) await p.kill("SIGKILL");
+    await group.stop();
     await gate.stop();
     await hub.stop();
     await pgDb.drop();
-    removeDir(dataDir);
   });
-  const cli = (args: string[]): CliProcess => {
-    const p = new CliProcess(args, {
-      DATABASE_URL: pgDb.url,
-      HF_ENDPOINT: gate.url,
-      MODELVET_BOOTSTRAP_API_KEY: ADMIN_KEY,
-      MODELVET_SECRET_KEY: SECRET_KEY,
-      MODELVET_DATA_DIR: dataDir,
-      MODELVET_CACHE: "off",
-      MODELVET_POLL_MS: "500",
-      MODELVET_JOB_TIMEOUT_SECONDS: "900",
-    });
-    processes.push(p);
-    return p;
-  };
-  const server = cli(["serve", "--no-worker", "--port", "0"]);
-  const api = httpClient((await server.waitForLog("modelvet serving")).url as string, ADMIN_KEY);
-  const pool = Array.from({ length: workers }, () => cli(["worker", "--concurrency", String(concurrency)]));
-  await Promise.all(pool.map((w) => w.waitForLog("modelvet worker running")));
+  const { server, api } = await group.startServer();
+  const pool = await group.startWorkers(workers, concurrency);
   const scan = async (id: string) => (await api("GET", `/file-scans/${id}`)).body;
   /** The worker process an attempt names (host:pid:id). */
   const workerOf = (attempt: Attempt | undefined): CliProcess | undefined =>

@@ -178,6 +178,50 @@ export class CliProcess {
   }
 }
 
+/**
+ * `modelvet` processes (the built CLI) sharing one data folder and, with `databaseUrl`, one PostgreSQL database,
+ * reading the Hub at `hubUrl` with the bootstrap admin key; `stop()` kills them all and removes the folder.
+ */
+export class CliCluster {
+  readonly dataDir = tempDir();
+  readonly processes: CliProcess[] = [];
+
+  constructor(private readonly options: { hubUrl: string; databaseUrl?: string; env?: Record<string, string> }) {}
+
+  cli(args: string[]): CliProcess {
+    const p = new CliProcess(args, {
+      ...(this.options.databaseUrl ? { DATABASE_URL: this.options.databaseUrl } : {}),
+      HF_ENDPOINT: this.options.hubUrl,
+      MODELVET_BOOTSTRAP_API_KEY: ADMIN_KEY,
+      MODELVET_SECRET_KEY: SECRET_KEY,
+      MODELVET_DATA_DIR: this.dataDir,
+      MODELVET_CACHE: "off",
+      ...this.options.env,
+    });
+    this.processes.push(p);
+    return p;
+  }
+
+  /** `modelvet serve` on a free port (`--no-worker` unless `withWorker`), once it serves, and a client for it. */
+  async startServer(withWorker = false): Promise<{ server: CliProcess; api: ReturnType<typeof httpClient> }> {
+    const server = this.cli(["serve", ...(withWorker ? [] : ["--no-worker"]), "--port", "0"]);
+    const api = httpClient((await server.waitForLog("modelvet serving")).url as string, ADMIN_KEY);
+    return { server, api };
+  }
+
+  /** `count` worker processes running `concurrency` scans each, once each says it runs. */
+  async startWorkers(count: number, concurrency: number): Promise<CliProcess[]> {
+    const pool = Array.from({ length: count }, () => this.cli(["worker", "--concurrency", String(concurrency)]));
+    await Promise.all(pool.map((w) => w.waitForLog("modelvet worker running")));
+    return pool;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.processes) await p.kill("SIGKILL");
+    removeDir(this.dataDir);
+  }
+}
+
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,

@@ -3,45 +3,34 @@ import { openDb } from "@modelvet/server";
 import type { FakeHub } from "../../engine/test/support/hub-server.js";
 import {
   ADMIN_KEY,
-  CliProcess,
+  CliCluster,
   httpClient,
   registerPayloadModel,
-  removeDir,
-  SECRET_KEY,
   startHub,
-  tempDir,
   waitUntil,
+  type CliProcess,
 } from "./helpers.js";
 
 let hub: FakeHub;
-let dataDir: string;
-const processes: CliProcess[] = [];
+let cluster: CliCluster;
 
 beforeAll(async () => {
   hub = await startHub();
-  dataDir = tempDir();
+  cluster = new CliCluster({
+    hubUrl: hub.hubUrl,
+    // Long enough that a live scan on a loaded machine keeps its lease (heartbeats every lease/3), short enough that
+    // the killed process's lease runs out within the test.
+    env: { MODELVET_LEASE_MS: "9000", MODELVET_POLL_MS: "200" },
+  });
 });
 
 afterAll(async () => {
-  for (const p of processes) await p.kill("SIGKILL");
+  await cluster?.stop();
   await hub.stop();
-  removeDir(dataDir);
 });
 
-function serve(): CliProcess {
-  const p = new CliProcess(["serve", "--port", "0", "--data-dir", dataDir], {
-    HF_ENDPOINT: hub.hubUrl,
-    MODELVET_BOOTSTRAP_API_KEY: ADMIN_KEY,
-    MODELVET_SECRET_KEY: SECRET_KEY,
-    // Long enough that a live scan on a loaded machine keeps its lease (heartbeats every lease/3), short enough that
-    // the killed process's lease runs out within the test.
-    MODELVET_LEASE_MS: "9000",
-    MODELVET_POLL_MS: "200",
-    MODELVET_CACHE: "off",
-  });
-  processes.push(p);
-  return p;
-}
+/** `modelvet serve` in embedded mode (SQLite and the jobs table in the cluster's data folder). */
+const serve = (): CliProcess => cluster.cli(["serve", "--port", "0"]);
 
 test("embedded mode: a scan running when the process dies runs again after restart", async () => {
   // Every Hub answer waits, so the scan is still running when the process is killed.
@@ -90,7 +79,7 @@ test("embedded mode: a scan running when the process dies runs again after resta
   expect(second.child.exitCode).toBe(0);
   expect(Date.now() - stopping).toBeLessThan(5000);
 
-  const db = await openDb({ dataDir });
+  const db = await openDb({ dataDir: cluster.dataDir });
   const rows = await db.kysely.selectFrom("file_scans").select(["id", "attempts", "status"]).execute();
   const jobs = await db.kysely.selectFrom("jobs").select(["id", "state", "lease_owner"]).execute();
   await db.close();

@@ -1,62 +1,39 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import pg from "pg";
 import type { FakeHub } from "../../engine/test/support/hub-server.js";
-import {
-  ADMIN_KEY,
-  CliProcess,
-  createPgDatabase,
-  httpClient,
-  registerPayloadModel,
-  removeDir,
-  SECRET_KEY,
-  startHub,
-  tempDir,
-  waitUntil,
-} from "./helpers.js";
+import { CliCluster, createPgDatabase, registerPayloadModel, startHub, waitUntil, type CliProcess } from "./helpers.js";
 
 const pgDb = await createPgDatabase();
 const SCANS = 20;
 
 describe.skipIf(!pgDb)("scale-out on PostgreSQL + pg-boss", () => {
   let hub: FakeHub;
-  let dataDir: string;
-  const processes: CliProcess[] = [];
+  let cluster: CliCluster;
 
   beforeAll(async () => {
     hub = await startHub();
-    dataDir = tempDir();
+    cluster = new CliCluster({
+      hubUrl: hub.hubUrl,
+      databaseUrl: pgDb!.url,
+      env: {
+        MODELVET_POLL_MS: "500",
+        // A killed worker's job expires after 2 × 8 s and is retried by the other worker (8 s: slack for loaded CI).
+        MODELVET_JOB_TIMEOUT_SECONDS: "8",
+        MODELVET_MAINTENANCE_SECONDS: "1",
+      },
+    });
   });
 
   afterAll(async () => {
-    for (const p of processes) await p.kill("SIGKILL");
+    await cluster?.stop();
     await hub?.stop();
     await pgDb?.drop();
-    removeDir(dataDir);
   });
-
-  function cli(args: string[]): CliProcess {
-    const p = new CliProcess(args, {
-      DATABASE_URL: pgDb!.url,
-      HF_ENDPOINT: hub.hubUrl,
-      MODELVET_BOOTSTRAP_API_KEY: ADMIN_KEY,
-      MODELVET_SECRET_KEY: SECRET_KEY,
-      MODELVET_DATA_DIR: dataDir,
-      MODELVET_CACHE: "off",
-      MODELVET_POLL_MS: "500",
-      // A killed worker's job expires after 2 × 8 s and is retried by the other worker (8 s: slack for loaded CI).
-      MODELVET_JOB_TIMEOUT_SECONDS: "8",
-      MODELVET_MAINTENANCE_SECONDS: "1",
-    });
-    processes.push(p);
-    return p;
-  }
 
   test("one server and two workers share 20 scans; a worker killed mid-scan loses no job", async () => {
     hub.delayMs = 150;
-    const server = cli(["serve", "--no-worker", "--port", "0"]);
-    const api = httpClient((await server.waitForLog("modelvet serving")).url as string, ADMIN_KEY);
-    const workers = [cli(["worker", "--concurrency", "2"]), cli(["worker", "--concurrency", "2"])];
-    await Promise.all(workers.map((w) => w.waitForLog("modelvet worker running")));
+    const { server, api } = await cluster.startServer();
+    const workers = await cluster.startWorkers(2, 2);
 
     const { projectId, modelId } = await registerPayloadModel(api);
     const ids: string[] = [];

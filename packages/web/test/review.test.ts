@@ -10,7 +10,7 @@ import { FakeHub, smallFile } from "../../engine/test/support/hub-server.js";
 import {
   CHROMIUM,
   hasChromium,
-  launch,
+  launchSignedIn,
   PHONE,
   LAPTOP,
   screenshots,
@@ -105,12 +105,8 @@ describe.skipIf(!ready)("web UI: reading a scan and managing what it shows (real
     projectId = (await call("POST", "/projects", { name: "Audit", workspace_id: workspaceId })).body
       .project_id as string;
     mixedId = await register("acme/mixed", "mixed");
-    browser = await launch();
+    browser = await launchSignedIn(server.url, API_KEY);
     page = browser.page;
-    await page.goto(`${server.url}/sign-in`);
-    await page.getByLabel("API key").fill(API_KEY);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { level: 1, name: "Workspaces" }).waitFor();
   }, 90_000);
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeHub, smallFile } from "../../engine/test/support/hub-server.js";
-import { CHROMIUM, hasChromium, launch, screenshots, WEB_DIST, type Browser } from "./support/browser.js";
+import { CHROMIUM, hasChromium, launchSignedIn, screenshots, WEB_DIST, type Browser } from "./support/browser.js";
 import { ROOT, serve, type Served } from "./support/serve.js";
 
 // The workspace page's webhooks section against the real server (loopback receiver allowed by the operator
@@ -52,12 +52,8 @@ describe.skipIf(!ready)("web UI: a workspace's webhooks (real server, test Hub, 
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     server = await serve(hub.hubUrl, API_KEY, { MODELVET_WEBHOOKS_ALLOW_PRIVATE: "1" });
-    browser = await launch();
+    browser = await launchSignedIn(server.url, API_KEY);
     page = browser.page;
-    await page.goto(`${server.url}/sign-in`);
-    await page.getByLabel("API key").fill(API_KEY);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { level: 1, name: "Workspaces" }).waitFor();
   }, 90_000);
 
   afterAll(async () => {

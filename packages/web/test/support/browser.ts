@@ -63,3 +63,18 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   }
   await page.setViewportSize(LAPTOP);
 }
+
+/** A fresh browser signed in to the UI at `baseUrl` with `apiKey`, showing the Workspaces page. */
+export async function launchSignedIn(baseUrl: string, apiKey: string): Promise<Browser> {
+  const browser = await launch();
+  try {
+    await browser.page.goto(`${baseUrl}/sign-in`);
+    await browser.page.getByLabel("API key").fill(apiKey);
+    await browser.page.getByRole("button", { name: "Sign in" }).click();
+    await browser.page.getByRole("heading", { level: 1, name: "Workspaces" }).waitFor();
+    return browser;
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
+}
