@@ -18,9 +18,7 @@ afterAll(async () => {
 });
 
 async function recorded(db: Db): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`select name from modelvet_migrations order by name`.execute(
-    db.kysely,
-  );
+  const { rows } = await sql<{ name: string }>`select name from modelvet_migrations order by name`.execute(db.kysely);
   return rows.map((r) => r.name);
 }
 
