@@ -39,8 +39,9 @@ const leaseMs = (timeoutMs: number): number => Math.max(60_000, timeoutMs + 50_0
 /**
  * Delivers queued webhook events. The deliveries live in the database (SQLite or PostgreSQL alike) and are
  * claimed with a lease, so every process may run a dispatcher: each delivery is sent by one process at a time,
- * and a crash mid-delivery only delays it. A process sends up to `concurrency` deliveries at once. A 2xx answer delivers; anything else (another status, no answer, refused
- * target) is retried after retryBaseMs·2^(attempt−1), up to maxAttempts, then given up; every attempt is logged.
+ * and a crash mid-delivery only delays it. A process sends up to `concurrency` deliveries at once. A 2xx answer
+ * delivers; anything else (another status, no answer, refused target) is retried after retryBaseMs·2^(attempt−1),
+ * up to maxAttempts, then given up; every attempt is logged.
  */
 export class WebhookDispatcher {
   private readonly task: LeasedTask<ClaimedDelivery>;

@@ -50,16 +50,16 @@ export class RangeCache {
     const wanted = Math.min(offset + length, this.source.size);
     // Headers and member heads are read in file order, mostly from the window of the previous read or the next
     // one: trying those first keeps a checkpoint's hundreds of lookups from each walking every window.
-    for (const i of [this.lastHit, this.lastHit + 1]) {
-      const window = this.windows[i];
-      if (window && offset >= window.start && wanted <= window.start + window.bytes.length)
-        return this.hit(i, offset, wanted);
-    }
-    for (let i = 0; i < this.windows.length; i++) {
-      const { start, bytes } = this.windows[i]!;
-      if (offset >= start && wanted <= start + bytes.length) return this.hit(i, offset, wanted);
-    }
+    if (this.covers(this.lastHit, offset, wanted)) return this.hit(this.lastHit, offset, wanted);
+    if (this.covers(this.lastHit + 1, offset, wanted)) return this.hit(this.lastHit + 1, offset, wanted);
+    for (let i = 0; i < this.windows.length; i++)
+      if (this.covers(i, offset, wanted)) return this.hit(i, offset, wanted);
     return undefined;
+  }
+
+  private covers(index: number, offset: number, wanted: number): boolean {
+    const window = this.windows[index];
+    return window !== undefined && offset >= window.start && wanted <= window.start + window.bytes.length;
   }
 
   private hit(index: number, offset: number, wanted: number): Uint8Array {
