@@ -85,9 +85,7 @@ export async function scanWithWorkers(
 ): Promise<{ results: ItemResult[]; threads: number }> {
   const queue = new WorkQueue(items);
   const results = new Array<ItemResult>(items.length);
-  const workers: Array<Promise<void>> = [];
-  const started = Date.now();
-  let doneHere = 0;
+  const workers: Array<Promise<boolean>> = [];
   const startWorkers = async (): Promise<void> => {
     const { Worker } = await import("node:worker_threads");
     const workerData: WorkerSetup = {
@@ -100,22 +98,14 @@ export async function scanWithWorkers(
       workers.push(runWorker(new Worker(setup.workerUrl, { workerData }), setup.jobs, queue, items, hooks, results));
   };
   let deciding: Promise<void> | undefined = setup.startAtOnce ? startWorkers() : undefined;
-  // The rate is measured from ESTIMATE_AFTER_MS on: the first files run cold code and would overstate the work.
-  let window: { at: number; done: number } | undefined;
-  const worthWorkers = (): boolean => {
-    const now = Date.now();
-    if (now - started < ESTIMATE_AFTER_MS) return false;
-    window ??= { at: now, done: doneHere };
-    if (now - window.at < ESTIMATE_AFTER_MS) return false;
-    const msPerFile = (now - window.at) / Math.max(1, doneHere - window.done);
-    return msPerFile * queue.localLeft() >= (setup.minWorkMs ?? POOL_MIN_WORK_MS);
-  };
+  const estimate = new WorkEstimate(Date.now(), setup.minWorkMs ?? POOL_MIN_WORK_MS);
   const scanHere = async (): Promise<void> => {
     let yielded = Date.now();
     for (let index = queue.takeHere(); index !== undefined; index = queue.takeHere()) {
       results[index] = await hooks.scanHere(index);
-      doneHere++;
-      if (!deciding && queue.localLeft() >= POOL_MIN_FILES && worthWorkers()) deciding = startWorkers();
+      estimate.fileDone();
+      if (!deciding && queue.localLeft() >= POOL_MIN_FILES && estimate.worthWorkers(Date.now(), queue.localLeft()))
+        deciding = startWorkers();
       // Small files are read synchronously: without a pause, worker messages would wait for this thread to finish.
       if (workers.length > 0 && Date.now() - yielded >= YIELD_EVERY_MS) {
         await new Promise((resolve) => setImmediate(resolve));
@@ -126,8 +116,34 @@ export async function scanWithWorkers(
   for (;;) {
     await Promise.all(Array.from({ length: setup.concurrency }, scanHere));
     await deciding;
-    await Promise.all(workers);
-    if (!queue.hasHandedBack()) return { results, threads: 1 + workers.length };
+    const worked = await Promise.all(workers);
+    if (!queue.hasHandedBack()) return { results, threads: 1 + worked.filter(Boolean).length };
+  }
+}
+
+/**
+ * Whether the files left justify worker threads, from this thread's rate. The rate is measured from
+ * ESTIMATE_AFTER_MS on, over at least as long: the first files run cold code and would overstate the work.
+ */
+export class WorkEstimate {
+  private done = 0;
+  private window: { at: number; done: number } | undefined;
+
+  constructor(
+    private readonly started: number,
+    private readonly minWorkMs: number,
+  ) {}
+
+  fileDone(): void {
+    this.done++;
+  }
+
+  worthWorkers(now: number, filesLeft: number): boolean {
+    if (now - this.started < ESTIMATE_AFTER_MS) return false;
+    this.window ??= { at: now, done: this.done };
+    if (now - this.window.at < ESTIMATE_AFTER_MS) return false;
+    const msPerFile = (now - this.window.at) / Math.max(1, this.done - this.window.done);
+    return msPerFile * filesLeft >= this.minWorkMs;
   }
 }
 
@@ -172,7 +188,7 @@ class WorkQueue {
   }
 }
 
-/** Feeds one worker batches until the local files run out; resolves when it has ended (or died). */
+/** Feeds one worker batches until the local files run out; resolves when it has ended (or died): did it scan? */
 function runWorker(
   worker: Worker,
   threads: number,
@@ -180,7 +196,8 @@ function runWorker(
   items: readonly WorkItem[],
   hooks: PoolHooks,
   results: ItemResult[],
-): Promise<void> {
+): Promise<boolean> {
+  let scanned = false;
   const outstanding = new Map<number, number[]>();
   const reading = new Map<number, ActiveFile>();
   let batches = 0;
@@ -214,6 +231,7 @@ function runWorker(
       } else {
         const batch = outstanding.get(message.batch) ?? [];
         outstanding.delete(message.batch);
+        scanned = true;
         batch.forEach((index, i) => {
           results[index] = message.results[i]!;
           reading.delete(index);
@@ -228,7 +246,7 @@ function runWorker(
     worker.on("exit", () => {
       for (const batch of outstanding.values()) queue.handBack(batch);
       outstanding.clear();
-      resolve();
+      resolve(scanned);
     });
     topUp();
   });
