@@ -19,7 +19,7 @@ if (!canMakeUnreadable) console.log(`cli-jobs: no unreadable file in the mix (ui
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const [command, ...prefix] = asRoot && canMakeUnreadable ? [...dropPrivileges, BIN] : [BIN];
-  const result = spawnSync(command!, [...prefix, ...args], {
+  const result = spawnSync(command, [...prefix, ...args], {
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },
     maxBuffer: 1 << 26,
