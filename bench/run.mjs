@@ -368,6 +368,7 @@ const context = { python, modelvet, work, run, record, measure, best, writeSpars
 const cases = {
   startup: () => ratios.startup(context),
   manySmallPickles: () => ratios.manySmallPickles(context),
+  poolSpeedup: () => ratios.poolSpeedup(context),
   checkpointRatio: async () => {
     await ratios.checkpointRatio(context, 0.5);
     await ratios.checkpointRatio(context, 3);
@@ -392,7 +393,7 @@ const args = process.argv.slice(2);
 const check = args.includes("--check");
 // `--check` runs the ratio cases (or the named ones) and compares them with the committed results; it writes nothing.
 const only = args.filter((a) => a !== "--check");
-const RATIO_CASES = ["startup", "manySmallPickles", "checkpointRatio", "denseDicts"];
+const RATIO_CASES = ["startup", "manySmallPickles", "poolSpeedup", "checkpointRatio", "denseDicts"];
 const selected = only.length > 0 ? only : check ? RATIO_CASES : Object.keys(cases);
 for (const name of selected) {
   if (!cases[name]) throw new Error(`unknown case ${name}; cases: ${Object.keys(cases).join(", ")}`);

@@ -85,7 +85,8 @@ const lazyChildProcess = {
 
 await rm(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { main: join(cliDist, "main.js") },
+  // The scan worker thread's script (the engine's scan-worker.js) is an entry of its own, sharing chunks with main.
+  entryPoints: { main: join(cliDist, "main.js"), "scan-worker": join(engineDist, "scan-worker.js") },
   outdir,
   bundle: true,
   splitting: true,

@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import pc from "picocolors";
 import type cliProgress from "cli-progress";
 import {
@@ -20,6 +22,7 @@ export interface ScanCommandOptions {
   quiet?: boolean;
   progress: boolean;
   concurrency: number;
+  jobs?: number;
   timeout: number;
   maxDecompressed?: number;
   maxMemberDecompressed?: number;
@@ -43,6 +46,10 @@ export async function runScan(targets: string[], options: ScanCommandOptions, ve
     report = await scanTargets(targets, {
       rulesFiles: options.rules,
       concurrency: options.concurrency,
+      // Threads asked for start at once; by default they start only when the work proves large enough.
+      jobs: options.jobs ?? defaultJobs(),
+      startWorkers: options.jobs ? "at-once" : "when-worth-it",
+      ...bundledWorker(),
       limits: {
         fileTimeoutMs: options.timeout * 1000,
         ...(options.maxDecompressed ? { maxDecompressedBytes: options.maxDecompressed } : {}),
@@ -74,6 +81,20 @@ export async function runScan(targets: string[], options: ScanCommandOptions, ve
       `modelvet: ${unreadable} file${unreadable === 1 ? "" : "s"} could not be read (exit 2; --allow-unreadable to judge the rest)\n`,
     );
   return code;
+}
+
+/** One thread per CPU, at most 4: beyond that a folder of small files gains little and memory grows per thread. */
+function defaultJobs(): number {
+  return Math.min(4, availableParallelism());
+}
+
+/**
+ * The worker thread script of the bundled build (scripts/bundle-cli.mjs writes it beside the CLI's bundle, so a
+ * worker compiles one file, not the engine's modules); without a bundle the engine's own script is used.
+ */
+function bundledWorker(): { workerUrl?: URL } {
+  const url = new URL("./bundle/scan-worker.js", import.meta.url);
+  return existsSync(url) ? { workerUrl: url } : {};
 }
 
 /** 2 when a file could not be read (unless allowed), else 1 at or above the --fail-on threshold, else 0. */

@@ -37,7 +37,12 @@ export const SCAN_OPTIONS: readonly ScanOptionSpec[] = [
   },
   { flags: "-q, --quiet", description: "text output: list only files with findings" },
   { flags: "--no-progress", description: "never show a progress bar" },
-  { flags: "--concurrency <n>", description: "files scanned at once", parse: "positiveInt", default: 4 },
+  { flags: "--concurrency <n>", description: "files scanned at once on each thread", parse: "positiveInt", default: 4 },
+  {
+    flags: "--jobs <n>",
+    description: "threads that scan a folder of many files (default: the CPUs, at most 4, once the work proves large)",
+    parse: "positiveInt",
+  },
   { flags: "--timeout <seconds>", description: "time budget per file", parse: "positiveInt", default: 600 },
   {
     flags: "--max-decompressed <bytes>",

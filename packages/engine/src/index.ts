@@ -3,13 +3,14 @@ export {
   scanTargetsWithInventories,
   rejudgeReport,
   scanPaths,
-  inspect,
   buildReport,
   loadClassifier,
   collectFiles,
   ScanError,
   NothingToScanError,
 } from "./scan.js";
+export { inspect } from "./scan-item.js";
+export { POOL_MIN_FILES } from "./scan-pool.js";
 export { DEFAULT_SKIPPED_DIRS } from "./walk/collect.js";
 export { InventoryCache } from "./cache.js";
 export {

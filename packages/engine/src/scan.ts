@@ -1,6 +1,3 @@
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import type { InventoryCache } from "./cache.js";
 import { remoteCodeFindings } from "./formats/remote-code.js";
 import {
   HubAccessError,
@@ -10,15 +7,25 @@ import {
   type HubSecurity,
   type HubSettings,
 } from "./hub/client.js";
+import type { InventoryCache } from "./cache.js";
 import { parseTarget, TargetError, type HubTarget } from "./hub/target.js";
 import { HttpRangeSource, RequestGate } from "./source/http-source.js";
 import type { FileInventory } from "./inventory.js";
-import { DEFAULT_SCAN_LIMITS, InspectContext, inspectSource, type ScanLimits } from "./inspect.js";
+import type { ScanLimits } from "./inspect.js";
 import { Classifier } from "./policy/classify.js";
 import { judge } from "./policy/judge.js";
 import { loadBuiltinPack, withUserRules, SEVERITY_LABELS, type RulesPack, type Severity } from "./policy/rules.js";
 import type { FileSecurityReport, HubVerdict, ScanReport, ScannedFile, ScanTarget } from "./report/types.js";
-import { BufferSource, CachingSource, FileSource, readSmallFile, type ByteSource } from "./source/byte-source.js";
+import {
+  localItem,
+  mapBounded,
+  openCache,
+  scanItem,
+  type ActiveFile,
+  type ItemResult,
+  type WorkItem,
+} from "./scan-item.js";
+import { POOL_MIN_FILES, scanWithWorkers } from "./scan-pool.js";
 import { collectPaths, CollectError, type SkippedPath } from "./walk/collect.js";
 
 export class ScanError extends Error {}
@@ -53,8 +60,20 @@ export interface ScanOptions {
   /** Extra rules file(s) layered on the pack (`--rules`). */
   rulesFiles?: string[];
   limits?: Partial<ScanLimits>;
-  /** Files scanned at the same time (I/O overlaps; parsing is single-threaded). */
+  /** Files scanned at the same time on each thread (I/O overlaps). */
   concurrency?: number;
+  /**
+   * Threads that may scan, this one included (default 1). With more than one and at least POOL_MIN_FILES local
+   * files, worker threads scan local files too; the report is the same either way (but for `stats.threads`).
+   */
+  jobs?: number;
+  /**
+   * When the worker threads start: once the files left are estimated to take POOL_MIN_WORK_MS or more on this
+   * thread ("when-worth-it", the default: a thread's warm-up must pay for itself), or before the first file.
+   */
+  startWorkers?: "when-worth-it" | "at-once";
+  /** The worker thread script: the engine's own scan-worker.js by default (a bundle passes its copy). */
+  workerUrl?: URL;
   /** Most files a walk may collect. */
   maxFiles?: number;
   onProgress?: (progress: ScanProgress) => void;
@@ -73,36 +92,6 @@ export interface ScanOptions {
   /** HTTP requests in flight at once for remote files. */
   httpConcurrency?: number;
 }
-
-/** One file to scan, local or remote, with how to open it and the content key its inventory is cached under. */
-interface WorkItem {
-  path: string;
-  size: number;
-  open(): Promise<ByteSource>;
-  /** Content key (`sha256:…`, `git:…`), computed lazily for local files (hashing reads them: `bytesRead`). */
-  key(): Promise<ContentKey>;
-  sha256?: string;
-  hub?: HubSecurity;
-  /** Web address of a Hub file at the scanned commit. */
-  url?: string;
-}
-
-/** Counters of one file being scanned, polled for progress. */
-interface ActiveFile {
-  source?: ByteSource;
-  counters: { members: number; decompressed: number };
-}
-
-interface ContentKey {
-  key?: string;
-  /** Bytes read to compute the key. */
-  bytesRead: number;
-  /** False when scanning again costs less than a cache lookup (a small local file already in memory). */
-  cacheable?: boolean;
-}
-
-/** Local files up to this size are hashed so their inventory can be cached; larger ones are rescanned (cheaply). */
-const LOCAL_HASH_LIMIT = 8 * 1024 * 1024;
 
 /** Loads the classifier for a scan: the built-in pack (or a given one) plus user rules files. */
 export async function loadClassifier(options: Pick<ScanOptions, "pack" | "rulesFiles"> = {}): Promise<Classifier> {
@@ -131,17 +120,13 @@ export async function scanTargetsWithInventories(
   if (items.length === 0) throw new NothingToScanError(nothingToScanMessage(inputs, skipped));
   const cache = options.cacheDir === false ? undefined : await openCache(options.cacheDir);
   const progress = new ProgressTracker(items, options);
-  let results;
+  let scanned: { results: ItemResult[]; threads: number };
   try {
-    results = await mapBounded(items, options.concurrency ?? 4, async (item) => {
-      const active = progress.start(item.path);
-      const result = await scanItem(item, options.limits, cache, active);
-      progress.finish(item.path, result.inventory.bytes_read, result.hashed);
-      return { ...result, item };
-    });
+    scanned = await scanItems(items, options, cache, progress);
   } finally {
     progress.stop();
   }
+  const results = scanned.results.map((result, i) => ({ ...result, item: items[i]! }));
   const inventories = results.map((r) => r.inventory);
   addRemoteCodeFindings(inventories);
   const report = buildReport(inventories, classifier, Date.now() - started);
@@ -153,6 +138,7 @@ export async function scanTargetsWithInventories(
   });
   report.stats.cached_files = results.filter((r) => r.cached).length;
   report.stats.bytes_hashed = results.reduce((n, r) => n + r.hashed, 0);
+  if (scanned.threads > 1) report.stats.threads = scanned.threads;
   const unreadable = results.filter((r) => r.unreadable).map((r) => ({ path: r.item.path, error: r.unreadable! }));
   if (unreadable.length > 0) report.unreadable_files = unreadable;
   if (skipped.length > 0) report.skipped_paths = skipped;
@@ -162,6 +148,45 @@ export async function scanTargetsWithInventories(
   });
   if (targets.length > 0) report.targets = targets;
   return { report, inventories };
+}
+
+/**
+ * Every item's result, in order: on this thread, or spread over worker threads when there are many local files
+ * and `jobs` allows more than one thread.
+ */
+async function scanItems(
+  items: WorkItem[],
+  options: ScanOptions,
+  cache: InventoryCache | undefined,
+  progress: ProgressTracker,
+): Promise<{ results: ItemResult[]; threads: number }> {
+  const concurrency = options.concurrency ?? 4;
+  const scanHere = async (item: WorkItem): Promise<ItemResult> => {
+    const result = await scanItem(item, options.limits, cache, progress.start(item.path));
+    progress.finish(item.path, result.inventory.bytes_read, result.hashed);
+    return result;
+  };
+  const jobs = options.jobs ?? 1;
+  const local = items.reduce((n, item) => n + (item.local ? 1 : 0), 0);
+  if (jobs <= 1 || local < POOL_MIN_FILES)
+    return { results: await mapBounded(items, concurrency, scanHere), threads: 1 };
+  return scanWithWorkers(
+    items,
+    {
+      jobs,
+      workerUrl: options.workerUrl ?? new URL("./scan-worker.js", import.meta.url),
+      limits: options.limits,
+      cacheDir: cache ? cache.dir : false,
+      concurrency,
+      progressIntervalMs: options.onProgress ? (options.progressIntervalMs ?? 250) : undefined,
+      startAtOnce: options.startWorkers === "at-once",
+    },
+    {
+      scanHere: (index) => scanHere(items[index]!),
+      started: (index) => progress.start(items[index]!.path),
+      finished: (index, result) => progress.finish(items[index]!.path, result.inventory.bytes_read, result.hashed),
+    },
+  );
 }
 
 /**
@@ -208,44 +233,6 @@ function addRemoteCodeFindings(inventories: FileInventory[]): void {
 
 /** Scans local files and folders; the same as scanTargets for local paths. */
 export const scanPaths = scanTargets;
-
-async function scanItem(
-  item: WorkItem,
-  limits: Partial<ScanLimits> | undefined,
-  cache: InventoryCache | undefined,
-  active: ActiveFile,
-): Promise<{ inventory: FileInventory; cached: boolean; hashed: number; unreadable?: string }> {
-  const keyed: ContentKey = cache ? await item.key().catch(() => ({ bytesRead: 0 })) : { bytesRead: 0 };
-  const { key, bytesRead: hashed } = keyed;
-  if (keyed.cacheable === false) cache = undefined;
-  if (cache && key) {
-    const stored = await cache.get(key);
-    if (stored) return { inventory: { ...stored, path: item.path, bytes_read: 0 }, cached: true, hashed };
-  }
-  let inventory: FileInventory;
-  let unreadable: string | undefined;
-  try {
-    active.source = await item.open();
-    const inspected = await inspectCounting(active.source, limits, active.counters);
-    inventory = inspected.inventory;
-    unreadable = inspected.ioError;
-  } catch (e) {
-    unreadable = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    inventory = emptyInventory(item.path, item.size);
-    const message = `cannot read file: ${unreadable}`;
-    inventory.errors.push(message);
-    inventory.indicators.push({ id: "scan.error", message, member: "" });
-    inventory.bytes_read = active.source?.bytesRead ?? 0;
-  } finally {
-    await active.source?.close();
-  }
-  inventory.path = item.path;
-  if (item.sha256) inventory.sha256 = item.sha256;
-  else if (key?.startsWith("sha256:")) inventory.sha256 = key.slice(7);
-  // Only complete readings are cached: a failed read must be retried next time.
-  if (cache && key && inventory.errors.length === 0) await cache.put(key, inventory).catch(() => undefined);
-  return { inventory, cached: false, hashed, ...(unreadable ? { unreadable } : {}) };
-}
 
 /**
  * Reports progress after every file and, while any file is being read, on a timer: the bytes of in-flight files
@@ -375,53 +362,6 @@ async function collectWork(
   return { items, targets, skipped };
 }
 
-/**
- * The cache module (and the hashing and home-folder lookups it needs) loads only for a scan that uses it: a
- * `--no-cache` run, like a CI job's, opens and hashes nothing it does not scan.
- */
-async function openCache(dir: string | undefined): Promise<InventoryCache> {
-  const { InventoryCache } = await import("./cache.js");
-  return new InventoryCache(dir ?? InventoryCache.defaultDir());
-}
-
-function localItem(path: string): WorkItem {
-  let size = 0;
-  // A small file is read once, whole, and both hashed and scanned from memory; a larger one is read as needed.
-  let small: Uint8Array | undefined | null = null;
-  const loadSmall = (): Uint8Array | undefined => {
-    if (small === null) {
-      small = readSmallFile(path);
-      if (small) size = small.length;
-    }
-    return small;
-  };
-  return {
-    path,
-    get size() {
-      return size;
-    },
-    open: async () => {
-      const bytes = loadSmall();
-      if (bytes) return new BufferSource(bytes, path);
-      const source = await FileSource.open(path);
-      size = source.size;
-      return source;
-    },
-    key: async () => {
-      const bytes = loadSmall();
-      if (bytes) {
-        const { createHash } = await import("node:crypto");
-        const digest = createHash("sha256").update(bytes).digest("hex");
-        return { key: `sha256:${digest}`, bytesRead: bytes.length, cacheable: false };
-      }
-      const info = await stat(path);
-      size = info.size;
-      if (info.size > LOCAL_HASH_LIMIT) return { bytesRead: 0 };
-      return { key: `sha256:${await sha256File(path)}`, bytesRead: info.size };
-    },
-  };
-}
-
 function hubItem(
   client: HubClient,
   target: HubTarget,
@@ -455,17 +395,6 @@ function hubItem(
   };
 }
 
-async function sha256File(path: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  return new Promise((resolve, reject) => {
-    const hash = createHash("sha256");
-    createReadStream(path)
-      .on("data", (chunk) => hash.update(chunk))
-      .on("error", reject)
-      .on("end", () => resolve(hash.digest("hex")));
-  });
-}
-
 const HUB_LEVELS: Record<string, Severity> = { innocuous: 1, suspicious: 2, dangerous: 3 };
 
 /** The Hub's own pickle-import verdict next to ours. */
@@ -479,41 +408,6 @@ function hubVerdict(security: HubSecurity, ours: Severity): HubVerdict | undefin
     agrees: severity === ours,
     ...(security.safe !== undefined ? { safe: security.safe } : {}),
   };
-}
-
-/** Scans one already-open source (library use: buffers, HTTP sources, members). */
-export async function inspect(source: ByteSource, limits?: Partial<ScanLimits>): Promise<FileInventory> {
-  return (await inspectCounting(source, limits)).inventory;
-}
-
-/**
- * inspect() with live counters (members, decompressed bytes) for progress, telling apart an operating-system
- * read error (EIO, EACCES, a file that vanished: the file could not be read) from a format's failure.
- */
-async function inspectCounting(
-  source: ByteSource,
-  limits?: Partial<ScanLimits>,
-  counters = { members: 0, decompressed: 0 },
-): Promise<{ inventory: FileInventory; ioError?: string }> {
-  const inventory = emptyInventory(source.name, source.size);
-  const ctx = new InspectContext(inventory, { ...DEFAULT_SCAN_LIMITS, ...limits }, "", 0, undefined, counters);
-  let ioError: string | undefined;
-  try {
-    await inspectSource(
-      source instanceof HttpRangeSource ? new CachingSource(source, 16, 1024 * 1024, 1024) : new CachingSource(source),
-      ctx,
-    );
-  } catch (e) {
-    if (isOsError(e)) ioError = (e as NodeJS.ErrnoException).code;
-    recordFailure(inventory, ctx, e);
-  }
-  inventory.bytes_read = source.bytesRead;
-  return { inventory, ...(ioError ? { ioError } : {}) };
-}
-
-function isOsError(e: unknown): boolean {
-  const err = e as NodeJS.ErrnoException;
-  return typeof err?.code === "string" && typeof err.syscall === "string";
 }
 
 /** Grades inventories with a classifier: the report of ARCHITECTURE.md's result shape. */
@@ -549,17 +443,6 @@ export function buildReport(inventories: FileInventory[], classifier: Classifier
   };
 }
 
-function emptyInventory(path: string, size: number): FileInventory {
-  return { path, size, formats: [], imports: [], indicators: [], errors: [], bytes_read: 0 };
-}
-
-/** A crash inside a format is a bug, but the file must still fail closed: Warning with the reason. */
-function recordFailure(inventory: FileInventory, ctx: InspectContext, e: unknown): void {
-  const message = `scan failed${ctx.member ? ` in ${ctx.member}` : ""}: ${(e as Error)?.message ?? String(e)}`;
-  inventory.errors.push(message);
-  ctx.indicate("scan.error", message);
-}
-
 /** Expands folders recursively (default skips, no symlink out of a root), in a stable order. */
 export async function collectFiles(paths: string[], maxFiles: number): Promise<string[]> {
   return (await collectLocal(paths, { maxFiles })).files;
@@ -575,18 +458,4 @@ async function collectLocal(paths: string[], options: Pick<ScanOptions, "maxFile
   } catch (e) {
     throw e instanceof CollectError ? new ScanError(e.message) : e;
   }
-}
-
-/** Maps with at most `limit` calls in flight, keeping the input order. */
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

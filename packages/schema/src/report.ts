@@ -152,6 +152,9 @@ export const ScanStats = Type.Object(
     bytes_hashed: Type.Optional(Type.Number({ description: "bytes read to hash local files for the cache" })),
     duration_ms: Type.Number(),
     cached_files: Type.Optional(Type.Integer({ description: "files whose inventory came from the cache" })),
+    threads: Type.Optional(
+      Type.Integer({ description: "threads that scanned, when worker threads took part (--jobs); absent: one" }),
+    ),
   },
   open,
 );
