@@ -28,21 +28,23 @@ const BATCHES_AHEAD = 2;
 /** This thread lets worker messages in at least this often while it scans files itself. */
 const YIELD_EVERY_MS = 1;
 
-export interface PoolSetup {
-  /** Threads scanning in all, this one included (`--jobs`). */
-  jobs: number;
-  /** The worker script (scan-worker.js, or a bundle's copy of it). */
-  workerUrl: URL;
+/** What the worker script receives as workerData: how each file is scanned, as on this thread. */
+export interface WorkerSetup {
   limits?: Partial<ScanLimits> | undefined;
   cacheDir?: string | false | undefined;
   /** Files in flight at once on each thread. */
   concurrency: number;
   /** Set when progress is wanted: how often a worker reports the bytes of the files it is reading. */
   progressIntervalMs?: number | undefined;
+}
+
+export interface PoolSetup extends WorkerSetup {
+  /** Threads scanning in all, this one included (`--jobs`). */
+  jobs: number;
+  /** The worker script (scan-worker.js, or a bundle's copy of it). */
+  workerUrl: URL;
   /** Start the workers before the first file (`jobs` asked for explicitly), not once the work proves large. */
   startAtOnce?: boolean;
-  /** Estimated work left, in milliseconds on this thread, that makes workers worth starting (POOL_MIN_WORK_MS). */
-  minWorkMs?: number;
 }
 
 export interface PoolHooks {
@@ -52,14 +54,6 @@ export interface PoolHooks {
   started(index: number): ActiveFile;
   /** A worker finished item `index`. */
   finished(index: number, result: ItemResult): void;
-}
-
-/** What the worker script receives as workerData. */
-export interface WorkerSetup {
-  limits?: Partial<ScanLimits> | undefined;
-  cacheDir?: string | false | undefined;
-  concurrency: number;
-  progressIntervalMs?: number | undefined;
 }
 
 /** Messages between this thread and a worker. */
@@ -88,17 +82,13 @@ export async function scanWithWorkers(
   const workers: Array<Promise<boolean>> = [];
   const startWorkers = async (): Promise<void> => {
     const { Worker } = await import("node:worker_threads");
-    const workerData: WorkerSetup = {
-      limits: setup.limits,
-      cacheDir: setup.cacheDir,
-      concurrency: setup.concurrency,
-      progressIntervalMs: setup.progressIntervalMs,
-    };
+    const { limits, cacheDir, concurrency, progressIntervalMs } = setup;
+    const workerData: WorkerSetup = { limits, cacheDir, concurrency, progressIntervalMs };
     for (let i = 1; i < setup.jobs; i++)
       workers.push(runWorker(new Worker(setup.workerUrl, { workerData }), setup.jobs, queue, items, hooks, results));
   };
   let deciding: Promise<void> | undefined = setup.startAtOnce ? startWorkers() : undefined;
-  const estimate = new WorkEstimate(Date.now(), setup.minWorkMs ?? POOL_MIN_WORK_MS);
+  const estimate = new WorkEstimate(Date.now(), POOL_MIN_WORK_MS);
   const scanHere = async (): Promise<void> => {
     let yielded = Date.now();
     for (let index = queue.takeHere(); index !== undefined; index = queue.takeHere()) {
@@ -168,8 +158,7 @@ class WorkQueue {
 
   /** Local files for a worker: a share of what is left, so the threads finish together. */
   takeBatch(threads: number): number[] {
-    const left = this.local.length - this.nextLocal;
-    const size = Math.min(MAX_BATCH, Math.max(1, Math.ceil(left / (threads * 4))));
+    const size = Math.min(MAX_BATCH, Math.max(1, Math.ceil(this.localLeft() / (threads * 4))));
     const batch = this.local.slice(this.nextLocal, this.nextLocal + size);
     this.nextLocal += batch.length;
     return batch;
