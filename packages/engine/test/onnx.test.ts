@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inspect } from "../src/scan.js";
+import { inspect } from "../src/scan-item.js";
 import { BufferSource, FileSource } from "../src/source/byte-source.js";
 import { leavesModelFolder, onnxFormat, sniffOnnx } from "../src/formats/onnx.js";
 import { DEFAULT_SCAN_LIMITS, InspectContext, probe } from "../src/inspect.js";

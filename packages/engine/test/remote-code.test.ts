@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { inspect, loadClassifier } from "../src/scan.js";
+import { inspect } from "../src/scan-item.js";
+import { loadClassifier } from "../src/scan.js";
 import { judge } from "../src/policy/judge.js";
 import type { Classifier } from "../src/policy/classify.js";
 import { FileSource } from "../src/source/byte-source.js";

@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inspect } from "../src/scan.js";
+import { inspect } from "../src/scan-item.js";
 import { BufferSource } from "../src/source/byte-source.js";
 import { sniffSafetensors } from "../src/formats/safetensors.js";
 import { FIXTURES, SHARED, describeShared, scanFile, tempFolder } from "./helpers.js";
