@@ -7,8 +7,6 @@ import { hubTokenOf } from "../store/integrations.js";
 import { noticeResult } from "../store/webhook-events.js";
 import { classifierFor } from "../store/workspace-rules.js";
 import {
-  endAttempt,
-  HANDED_BACK,
   heartbeat,
   loadScanJob,
   markQueued,
@@ -123,16 +121,10 @@ export class ScanRunner {
       this.options.heartbeatMs,
     );
     try {
-      const token = await this.tokenFor(scan);
-      if (token === false) {
-        await endAttempt(db, scan.id, attempt, "failed");
-        return false;
-      }
+      const token = await this.tokenFor(scan, attempt);
+      if (token === false) return false;
       const outcome = await this.scan(scan, ram, token, signal).catch(async (e: unknown) => {
-        if (e instanceof JobAbortedError) {
-          await markQueued(db, scan.id).catch(() => undefined);
-          await endAttempt(db, scan.id, attempt, HANDED_BACK).catch(() => undefined);
-        }
+        if (e instanceof JobAbortedError) await markQueued(db, scan.id, attempt).catch(() => undefined);
         throw e;
       });
       return await this.record(scan, ram, attempt, outcome);
@@ -145,12 +137,10 @@ export class ScanRunner {
     const { db, log } = this.options;
     if (outcome.type === "done") {
       const report = await this.judgeForWorkspace(scan, outcome);
-      await saveResult(db, scan.id, report, outcome.inventories);
-      await endAttempt(db, scan.id, attempt, "succeeded");
+      await saveResult(db, scan.id, attempt, report, outcome.inventories);
       log.info({ file_scan_id: scan.id, severity: report.severity }, "scan succeeded");
     } else if (outcome.type === "failed") {
-      await saveFailure(db, scan.id, outcome.message);
-      await endAttempt(db, scan.id, attempt, "failed");
+      await saveFailure(db, scan.id, outcome.message, attempt);
       log.info({ file_scan_id: scan.id, reason: outcome.message }, "scan failed");
     } else {
       await this.recordCrashed(scan, ram, attempt, outcome);
@@ -182,13 +172,15 @@ export class ScanRunner {
   ): Promise<void> {
     const larger = Math.min(ram * 2, this.options.maxScanMemoryMegabytes);
     const retryRam = outcome.cause === "memory" ? (larger > ram ? larger : null) : ram;
-    await recordCrash(this.options.db, scan.id, outcome.message, retryRam);
-    await endAttempt(this.options.db, scan.id, attempt, outcome.message);
+    await recordCrash(this.options.db, scan.id, attempt, outcome.message, retryRam);
     this.options.log.warn({ file_scan_id: scan.id, reason: outcome.message, retry_ram: retryRam }, "scan process died");
   }
 
   /** The integration's Hub token; false after recording why there is none to use. */
-  private async tokenFor(scan: ScanJob): Promise<{ field: string; token: string } | undefined | false> {
+  private async tokenFor(
+    scan: ScanJob,
+    attempt: number,
+  ): Promise<{ field: string; token: string } | undefined | false> {
     if (!scan.integrationId) return undefined;
     try {
       const token = await hubTokenOf(this.options.db, this.options.box, scan.integrationId);
@@ -197,12 +189,14 @@ export class ScanRunner {
         this.options.db,
         scan.id,
         `integration ${scan.integrationId} has no HUGGINGFACE_API_TOKEN (or HF_TOKEN) field; add one holding the Hub token`,
+        attempt,
       );
     } catch (e) {
       await saveFailure(
         this.options.db,
         scan.id,
         `cannot decrypt the secrets of integration ${scan.integrationId}: ${(e as Error).message}`,
+        attempt,
       );
     }
     return false;

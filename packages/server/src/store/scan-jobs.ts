@@ -100,9 +100,12 @@ export async function markRunning(
   });
 }
 
-/** Closes an attempt of the history with how it ended. */
-export async function endAttempt(db: Kysely<Database>, id: string, attempt: number, outcome: string): Promise<void> {
-  await db
+/**
+ * Closes an attempt of the history with how it ended. Always inside the transaction that changes the scan's
+ * status, so no reader sees a finished scan whose attempt still looks open (it would read as interrupted).
+ */
+async function closeAttempt(trx: Kysely<Database>, id: string, attempt: number, outcome: string): Promise<void> {
+  await trx
     .updateTable("file_scan_attempts")
     .set({ finished_at: now(), outcome })
     .where("file_scan_id", "=", id)
@@ -156,18 +159,25 @@ function attemptOutcome(
   return { outcome: "crashed", reason: row.outcome };
 }
 
-/** Counts a dead scan process before anything else happens, so a restart sees it (poison jobs). */
+/**
+ * Counts a dead scan process before anything else happens, so a restart sees it (poison jobs), and closes its
+ * attempt with the cause of death.
+ */
 export async function recordCrash(
   db: Kysely<Database>,
   id: string,
+  attempt: number,
   cause: string,
   retryRamMegabytes: number | null,
 ): Promise<void> {
-  await db
-    .updateTable("file_scans")
-    .set({ crashes: sql<number>`crashes + 1`, crash_cause: cause, retry_ram_megabytes: retryRamMegabytes })
-    .where("id", "=", id)
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable("file_scans")
+      .set({ crashes: sql<number>`crashes + 1`, crash_cause: cause, retry_ram_megabytes: retryRamMegabytes })
+      .where("id", "=", id)
+      .execute();
+    await closeAttempt(trx, id, attempt, cause);
+  });
 }
 
 /** The running worker is alive; see `reclaimStale`. */
@@ -227,6 +237,7 @@ export async function saveProgress(
 export async function saveResult(
   db: Kysely<Database>,
   id: string,
+  attempt: number,
   report: ScanReport,
   inventories: FileInventory[],
 ): Promise<void> {
@@ -252,25 +263,33 @@ export async function saveResult(
       .insertInto("file_scan_inventories")
       .values({ file_scan_id: id, inventories: JSON.stringify(inventories) })
       .execute();
+    await closeAttempt(trx, id, attempt, "succeeded");
   });
 }
 
 /** Back to queued when a stopping process hands the job back (it runs again, from the start). */
-export async function markQueued(db: Kysely<Database>, id: string): Promise<void> {
-  await db
-    .updateTable("file_scans")
-    .set({ status: "queued", started_at: null, files_done: 0, files_total: 0, bytes_read: 0 })
-    .where("id", "=", id)
-    .where("status", "=", "running")
-    .execute();
+export async function markQueued(db: Kysely<Database>, id: string, attempt: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable("file_scans")
+      .set({ status: "queued", started_at: null, files_done: 0, files_total: 0, bytes_read: 0 })
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .execute();
+    await closeAttempt(trx, id, attempt, HANDED_BACK);
+  });
 }
 
-export async function saveFailure(db: Kysely<Database>, id: string, message: string): Promise<void> {
-  await db
-    .updateTable("file_scans")
-    .set({ status: "failed", finished_at: now(), error: message })
-    .where("id", "=", id)
-    .execute();
+/** Fails the scan; `attempt`, when one was started, is closed as failed in the same transaction. */
+export async function saveFailure(db: Kysely<Database>, id: string, message: string, attempt?: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable("file_scans")
+      .set({ status: "failed", finished_at: now(), error: message })
+      .where("id", "=", id)
+      .execute();
+    if (attempt !== undefined) await closeAttempt(trx, id, attempt, "failed");
+  });
 }
 
 /** A succeeded scan's report and inventories, for re-judging. */
