@@ -110,3 +110,59 @@ describe.each(["yaml", "jinja", "jinja-text"])("the %s probe", (entryName) => {
     expect(refusedByProbe).toBeGreaterThan(1000);
   }, 120_000);
 });
+
+/** Magic bytes where the readers look for them: the HDF5 signature after a user block, a tar header, cut files. */
+function* magicVariants(): Generator<Case> {
+  const hdf5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+  for (const at of [0, 512, 1024, 2048]) {
+    const bytes = new Uint8Array(at + 64);
+    bytes.set(hdf5, at);
+    yield { name: "model.h5", bytes };
+  }
+  const tar = new Uint8Array(1024);
+  tar.set(enc("ustar"), 257);
+  yield { name: "archive.tar", bytes: tar };
+  for (const path of FILES) {
+    const bytes = readFileSync(path);
+    // Cut short inside the first bytes: a probe must not read past the end of what it was given.
+    for (const n of [1, 3, 5, 7]) if (bytes.length > n) yield { name: path, bytes: bytes.subarray(0, n) };
+  }
+}
+
+/** The name-bound readers sniff every file and decide by the name in `inspect`: checked above, reader and probe. */
+const NAME_BOUND = ["yaml", "jinja", "jinja-text"];
+
+describe("every registry probe", () => {
+  it("claims every file one of its readers sniffs, over the fixtures, magic variants and cut files", async () => {
+    const all = [...cases(), ...magicVariants()];
+    const missed: string[] = [];
+    let sniffed = 0;
+    for (const entry of REGISTRY.filter((e) => !NAME_BOUND.includes(e.name))) {
+      const readers = await readersOf(entry);
+      for (const c of all) {
+        const seen = await probe(new BufferSource(c.bytes, c.name));
+        if (!readers.some((reader) => reader.sniff(seen))) continue;
+        sniffed++;
+        if (!entry.claims(seen, c.name)) missed.push(`${entry.name}: ${c.name} (${c.bytes.length} bytes)`);
+      }
+    }
+    expect(missed).toEqual([]);
+    expect(sniffed).toBeGreaterThan(1000);
+  }, 120_000);
+
+  it("turns away the magic numbers one byte off", async () => {
+    const h5 = new Uint8Array(600);
+    h5.set([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a], 511); // one byte before the user-block boundary
+    const tar = new Uint8Array(1024);
+    tar.set(enc("ustar"), 258);
+    const claims = async (entryName: string, bytes: Uint8Array, name: string) =>
+      REGISTRY.find((e) => e.name === entryName)!.claims(await probe(new BufferSource(bytes, name)), name);
+    expect(await claims("hdf5", h5, "model.h5")).toBe(false);
+    expect(await claims("tar", tar, "a.tar")).toBe(false);
+    expect(await claims("7z", Uint8Array.of(0x37, 0x7a, 0xbc, 0xaf, 0x27), "a.7z")).toBe(false);
+    expect(await claims("gguf", enc("GGU"), "a.gguf")).toBe(false);
+    expect(await claims("yaml", enc("%YAML"), "a")).toBe(false);
+    expect(await claims("yaml", enc("%YAML "), "a")).toBe(true);
+    expect(await claims("yaml", Uint8Array.of(0xef, 0xbb, 0xbf, ...enc("%TAG ")), "a")).toBe(true);
+  });
+});

@@ -3,6 +3,7 @@ import type { Transform } from "node:stream";
 import { createInflate } from "node:zlib";
 import type { ContainerContext, ContainerHandler } from "./types.js";
 import type { ByteSource } from "../source/byte-source.js";
+import { bytesAt } from "../source/bytes.js";
 import type { Probe } from "../source/probe.js";
 import { decodeLz4Frames, isLz4Frame } from "./lz4.js";
 import { decodeLzmaAlone, decodeXz } from "./xz.js";
@@ -96,7 +97,7 @@ function isLzmaDictSize(dict: number): boolean {
 const startsWith =
   (...magic: number[]) =>
   (head: Uint8Array): boolean =>
-    head.length >= magic.length && magic.every((b, i) => head[i] === b);
+    bytesAt(head, 0, magic);
 
 const CODECS: readonly Codec[] = [
   {
@@ -122,8 +123,8 @@ const CODECS: readonly Codec[] = [
       startsWith(0x42, 0x5a, 0x68)(head) &&
       head[3]! >= 0x31 &&
       head[3]! <= 0x39 &&
-      (startsWith(0x31, 0x41, 0x59, 0x26, 0x53, 0x59)(head.subarray(4)) ||
-        startsWith(0x17, 0x72, 0x45, 0x38, 0x50, 0x90)(head.subarray(4))),
+      (bytesAt(head, 4, [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]) ||
+        bytesAt(head, 4, [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])),
     decode: (_s, guard, input) => decodeBz2(input, guard),
     inputChunk: BZ2_INPUT_CHUNK,
   },

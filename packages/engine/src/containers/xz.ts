@@ -1,4 +1,5 @@
 import { crc32 } from "node:zlib";
+import { bytesAt } from "../source/bytes.js";
 import { LzmaError, LzmaInput, decodeLzma1, decodeLzma2, decodeProperties, fill, lzma2DictionarySize } from "./lzma.js";
 
 /**
@@ -52,7 +53,6 @@ function vli(bytes: Uint8Array, at: { i: number }): number {
 }
 
 const u32 = (b: Uint8Array, at: number): number => new DataView(b.buffer, b.byteOffset + at, 4).getUint32(0, true);
-const same = (a: Uint8Array, magic: readonly number[]): boolean => magic.every((v, i) => a[i] === v);
 
 /** Decodes an .xz file: one or more streams, with stream padding between them. */
 export async function* decodeXz(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -80,7 +80,7 @@ export async function* decodeXz(source: AsyncIterable<Uint8Array>): AsyncGenerat
 
 async function* decodeXzStream(fields: Fields, chunks: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
   const header = await fields.bytes(12, "stream header");
-  if (!same(header, XZ_MAGIC)) throw new LzmaError("not an xz stream (bad magic)");
+  if (!bytesAt(header, 0, XZ_MAGIC)) throw new LzmaError("not an xz stream (bad magic)");
   if (crc32(header.subarray(6, 8)) >>> 0 !== u32(header, 8)) throw new LzmaError("xz stream header CRC32 mismatch");
   if (header[6] !== 0 || header[7]! > 0x0f) throw new LzmaError("unsupported xz stream flags");
   const checkType = header[7]!;
@@ -196,7 +196,7 @@ async function checkIndexAndFooter(
   const footer = await fields.bytes(12, "stream footer");
   if (crc32(footer.subarray(4, 10)) >>> 0 !== u32(footer, 0)) throw new LzmaError("xz stream footer CRC32 mismatch");
   if ((u32(footer, 4) + 1) * 4 !== indexBytes.length + 4) throw new LzmaError("xz footer's index size is wrong");
-  if (footer[8] !== streamFlags[0] || footer[9] !== streamFlags[1] || !same(footer.subarray(10), FOOTER_MAGIC))
+  if (footer[8] !== streamFlags[0] || footer[9] !== streamFlags[1] || !bytesAt(footer, 10, FOOTER_MAGIC))
     throw new LzmaError("xz stream footer does not match the header");
 }
 

@@ -2,6 +2,7 @@ import type { FormatContext } from "./types.js";
 import type { PickleScan } from "../pickle/machine.js";
 import type { Value } from "../pickle/values.js";
 import type { ByteSource } from "../source/byte-source.js";
+import { bytesAt } from "../source/bytes.js";
 import { recordPickleScan, runPickles } from "./pickle.js";
 
 /**
@@ -117,7 +118,7 @@ const CONTAINER_MAGICS: readonly Uint8Array[] = [
 ];
 
 export function startsWithContainerMagic(head: Uint8Array): boolean {
-  return CONTAINER_MAGICS.some((magic) => magic.every((byte, i) => head[i] === byte));
+  return CONTAINER_MAGICS.some((magic) => bytesAt(head, 0, magic));
 }
 
 /** A TorchScript source file of an archive, decoded. */

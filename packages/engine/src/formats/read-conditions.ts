@@ -1,18 +1,20 @@
 /**
  * When a name-bound reader reads a file at all. The registry's probe and the reader's own `inspect` call the same
  * predicate, so a reader widened here is never skipped by a probe left narrower. This module imports nothing: the
- * registry loads it eagerly, the readers (and their parsers) stay lazy.
+ * registry loads it eagerly, the readers (and their parsers) stay lazy. It imports only a byte helper.
  */
+import { bytesAt } from "../source/bytes.js";
 
 const BOM = [0xef, 0xbb, 0xbf];
-const afterBom = (head: Uint8Array): number => (BOM.every((b, i) => head[i] === b) ? 3 : 0);
+const YAML_DIRECTIVE = [0x25, 0x59, 0x41, 0x4d, 0x4c, 0x20]; // "%YAML "
+const TAG_DIRECTIVE = [0x25, 0x54, 0x41, 0x47, 0x20]; // "%TAG "
+const afterBom = (head: Uint8Array): number => (bytesAt(head, 0, BOM) ? 3 : 0);
 
 /** A .yaml/.yml name, or a %YAML / %TAG directive at the start (after a UTF-8 BOM): how PyYAML users name them. */
 export function readsAsYaml(head: Uint8Array, name: string): boolean {
   if (/\.ya?ml$/i.test(name)) return true;
   const start = afterBom(head);
-  const text = new TextDecoder("latin1").decode(head.subarray(start, start + 6));
-  return text.startsWith("%YAML ") || text.startsWith("%TAG ");
+  return bytesAt(head, start, YAML_DIRECTIVE) || bytesAt(head, start, TAG_DIRECTIVE);
 }
 
 /** A bare template file (`chat_template.jinja`): recognised by its name alone. */

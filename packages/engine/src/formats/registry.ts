@@ -1,4 +1,5 @@
 import { OPCODES } from "../pickle/opcodes.js";
+import { bytesAt } from "../source/bytes.js";
 import type { Probe } from "../source/probe.js";
 import { readsAsJinjaFile, readsAsTextTemplate, readsAsYaml } from "./read-conditions.js";
 import type { FormatHandler } from "./types.js";
@@ -23,12 +24,18 @@ export interface RegistryEntry {
   load(): Promise<FormatHandler | readonly FormatHandler[]>;
 }
 
-const startsWith = (head: Uint8Array, ...magic: number[]): boolean =>
-  head.length >= magic.length && magic.every((b, i) => head[i] === b);
+const BOM = [0xef, 0xbb, 0xbf];
+const ZIP_LOCAL_HEADER = [0x50, 0x4b, 0x03, 0x04];
+const ZIP_END_RECORD = [0x50, 0x4b, 0x05, 0x06];
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar" at offset 257 of a tar header
+const SEVEN_ZIP = [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c];
+const NPY = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+const GGUF = [0x47, 0x47, 0x55, 0x46];
 
 /** Index of the first byte that is not JSON white space (after a UTF-8 BOM). */
 function firstNonSpace(head: Uint8Array): number {
-  let i = startsWith(head, 0xef, 0xbb, 0xbf) ? 3 : 0;
+  let i = bytesAt(head, 0, BOM) ? 3 : 0;
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
   return i;
 }
@@ -40,7 +47,7 @@ const compressedFirstBytes = new Set([0x1f, 0x78, 0x42, 0xfd, 0x5d, 0x04]);
 
 /** PK\x05\x06 (the end record) anywhere in the probe's tail, or a local header / empty archive at the start. */
 function zipClaims(p: Probe): boolean {
-  if (startsWith(p.head, 0x50, 0x4b, 0x03, 0x04) || startsWith(p.head, 0x50, 0x4b, 0x05, 0x06)) return true;
+  if (bytesAt(p.head, 0, ZIP_LOCAL_HEADER) || bytesAt(p.head, 0, ZIP_END_RECORD)) return true;
   for (let i = p.tail.length - 22; i >= 0; i--)
     if (p.tail[i] === 0x50 && p.tail[i + 1] === 0x4b && p.tail[i + 2] === 0x05 && p.tail[i + 3] === 0x06) return true;
   return false;
@@ -49,7 +56,7 @@ function zipClaims(p: Probe): boolean {
 /** The HDF5 superblock signature at 0, 512, 1024, 2048… (where the HDF5 library looks for it). */
 function hdf5Claims(p: Probe): boolean {
   for (let at = 0; at + 8 <= p.head.length; at = at === 0 ? 512 : at * 2)
-    if (startsWith(p.head.subarray(at), 0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a)) return true;
+    if (bytesAt(p.head, at, HDF5_SIGNATURE)) return true;
   return false;
 }
 
@@ -62,17 +69,17 @@ export const REGISTRY: readonly RegistryEntry[] = [
   { name: "zip", claims: zipClaims, load: async () => (await import("./zip.js")).zipFormat },
   {
     name: "tar",
-    claims: (p) => String.fromCharCode(...p.head.subarray(257, 262)) === "ustar",
+    claims: (p) => bytesAt(p.head, 257, USTAR),
     load: async () => (await import("./tar.js")).tarFormat,
   },
   {
     name: "7z",
-    claims: (p) => startsWith(p.head, 0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c),
+    claims: (p) => bytesAt(p.head, 0, SEVEN_ZIP),
     load: async () => (await import("../containers/sevenzip.js")).sevenZipFormat,
   },
   {
     name: "npy",
-    claims: (p) => startsWith(p.head, 0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59),
+    claims: (p) => bytesAt(p.head, 0, NPY),
     load: async () => (await import("./numpy.js")).npyFormat,
   },
   {
@@ -82,7 +89,7 @@ export const REGISTRY: readonly RegistryEntry[] = [
   },
   {
     name: "gguf",
-    claims: (p) => startsWith(p.head, 0x47, 0x47, 0x55, 0x46),
+    claims: (p) => bytesAt(p.head, 0, GGUF),
     load: async () => (await import("./gguf.js")).ggufFormat,
   },
   { name: "onnx", claims: (p) => p.head[0] === 0x08, load: async () => (await import("./onnx.js")).onnxFormat },

@@ -94,7 +94,8 @@ class Machine extends OperandReader {
     const trace = this.options.trace;
     const maxOpcodes = this.limits.maxOpcodes;
     for (;;) {
-      if (r.available < 16) await r.fill(16);
+      // Only buffer edges await; near the end of a fully buffered input there is nothing more to wait for.
+      if (r.available < 16 && !r.inputEnded) await r.fill(16);
       const at = r.offset;
       this.opStart = at;
       if (r.available === 0) this.fail("pickle.truncated", `stream ends before STOP`, at);

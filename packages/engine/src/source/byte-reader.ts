@@ -133,6 +133,11 @@ export class ByteReader {
     return this.provider.seekable;
   }
 
+  /** True once the input has no bytes left beyond those buffered: `fill` cannot add any, so it need not be awaited. */
+  get inputEnded(): boolean {
+    return this.exhausted;
+  }
+
   /** Ensures at least `n` bytes are buffered, unless the input ends first. Returns the bytes available. */
   async fill(n: number): Promise<number> {
     if (this.end - this.start >= n) return this.end - this.start;
@@ -157,6 +162,8 @@ export class ByteReader {
       }
       this.buf.set(chunk, this.end);
       this.end += chunk.length;
+      // A window that knows its size ends here without one more (empty) read.
+      if (this.provider.remaining === 0) this.exhausted = true;
     }
     return this.end - this.start;
   }
