@@ -9,7 +9,7 @@ import {
   type PickleOptions,
   type PickleScan,
 } from "./scan-types.js";
-import { constString, opaque, pushItem, render, type SeqValue, type Value } from "./values.js";
+import { constString, lazyOpaque, opaque, pushItem, render, type SeqValue, type Value } from "./values.js";
 
 /**
  * The machine's state and value model: the stack with its MARKs, the memo, the scan being filled and the
@@ -69,7 +69,7 @@ const MAX_OFFSETS_KEPT = 8;
  */
 export function persistentValue(pid: Value): Value {
   if (pid.k === "tuple" && constString(pid.items[0]) === "module" && pid.items[1]?.k === "global") return pid.items[1];
-  return opaque(`persistent ${render(pid, 60)}`);
+  return lazyOpaque(() => `persistent ${render(pid, 60)}`);
 }
 
 export function sequence(kind: SeqValue["k"], items: Value[]): SeqValue {

@@ -94,6 +94,20 @@ export function opaque(what: string): Value {
   return { k: "opaque", what };
 }
 
+/**
+ * An opaque value whose description is rendered only when something shows it. A checkpoint has one per storage
+ * (hundreds), and almost none is ever rendered: only the first calls of each import are kept as text.
+ */
+export function lazyOpaque(describe: () => string): Value {
+  let what: string | undefined;
+  return {
+    k: "opaque",
+    get what() {
+      return (what ??= describe());
+    },
+  };
+}
+
 /** Adds an item to a kept container, remembering only the first KEEP_ITEMS. */
 export function pushItem(seq: SeqValue, item: Value): void {
   if (seq.items.length < KEEP_ITEMS) seq.items.push(item);
