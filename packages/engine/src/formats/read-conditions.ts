@@ -1,7 +1,7 @@
 /**
  * When a name-bound reader reads a file at all. The registry's probe and the reader's own `inspect` call the same
- * predicate, so a reader widened here is never skipped by a probe left narrower. This module imports nothing: the
- * registry loads it eagerly, the readers (and their parsers) stay lazy. It imports only a byte helper.
+ * predicate, so a reader widened here is never skipped by a probe left narrower. This module imports only a byte
+ * helper: the registry loads it eagerly, the readers (and their parsers) stay lazy.
  */
 import { bytesAt } from "../source/bytes.js";
 

@@ -48,8 +48,7 @@ const compressedFirstBytes = new Set([0x1f, 0x78, 0x42, 0xfd, 0x5d, 0x04]);
 /** PK\x05\x06 (the end record) anywhere in the probe's tail, or a local header / empty archive at the start. */
 function zipClaims(p: Probe): boolean {
   if (bytesAt(p.head, 0, ZIP_LOCAL_HEADER) || bytesAt(p.head, 0, ZIP_END_RECORD)) return true;
-  for (let i = p.tail.length - 22; i >= 0; i--)
-    if (p.tail[i] === 0x50 && p.tail[i + 1] === 0x4b && p.tail[i + 2] === 0x05 && p.tail[i + 3] === 0x06) return true;
+  for (let i = p.tail.length - 22; i >= 0; i--) if (bytesAt(p.tail, i, ZIP_END_RECORD)) return true;
   return false;
 }
 
