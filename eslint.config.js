@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/test/fixtures/**", "bench/work/**", "test-output/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "**/test/fixtures/**", "bench/work/**", "test-output/**", "packages/cli/.code-cache-test-*/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -56,5 +56,14 @@ export default tseslint.config(
     // CommonJS configuration files of tools (dependency-cruiser reads .dependency-cruiser.cjs).
     files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs", globals: { module: "writable" } },
+  },
+  {
+    // The CLI's executables are CommonJS (bin/package.json): running them never starts Node's ES module loader.
+    files: ["packages/cli/bin/*.js"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { module: "writable", require: "readonly", __dirname: "readonly", __filename: "readonly" },
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

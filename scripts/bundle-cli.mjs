@@ -1,12 +1,19 @@
 #!/usr/bin/env node
-// Bundles the compiled CLI and engine (dist/, from `tsc -b`) into a few files under packages/cli/dist/bundle/,
-// which bin/modelvet.js runs. Node 20 has no compile cache: resolving, reading and compiling some 70 ES modules
-// and a few hundred CommonJS files costs more CPU than a small scan, while one file costs a read and a parse.
-// Dynamic imports stay dynamic (esbuild splits them into chunks), so a reader or library that a scan does not
-// use is still never loaded. The source layout, the library's own dist/ and the tests are unchanged.
+// Bundles the compiled CLI and engine (dist/, from `tsc -b`) into one CommonJS file, packages/cli/dist/bundle/
+// modelvet.cjs, which bin/modelvet.js runs through bin/bundle.js, then runs one small scan so that bundle.js
+// stores V8's code cache for it beside it. Node 20 has no module compile cache: resolving, reading and compiling
+// some 70 ES modules costs more CPU than a small scan, an ES module graph cannot be given a code cache, and Node's
+// ES module loader alone costs milliseconds per run. One classic script with a code cache costs a read and a
+// deserialisation. Modules the CLI imports dynamically stay lazy: esbuild wraps each in a function that runs on
+// first import, and V8 compiles a function only when it is first called, so a reader or library that a scan does
+// not use is never evaluated. The source layout, the library's own dist/ and the tests are unchanged.
 // `serve` loads @modelvet/server as a package (it is never bundled), and the server its own engine package.
 import { build } from "esbuild";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,9 +23,8 @@ const engineDist = join(cliRoot, "..", "engine", "dist");
 const outdir = join(cliDist, "bundle");
 
 /**
- * Loaded at run time from node_modules, never copied in: the optional service, native addons, libraries one
- * rarely used path alone needs, and CommonJS libraries imported dynamically by name (a bundled chunk would expose
- * only their `default`, not the named exports Node's own loader gives). Each is a dependency of this package.
+ * Loaded at run time from node_modules, never copied in: the optional service, native addons, and large libraries
+ * that one rarely used path alone needs (SBOM output, rules-file validation). Each is a dependency of this package.
  */
 const EXTERNAL = ["@modelvet/server", "lz4-napi", "@cyclonedx/*", "ajv"];
 
@@ -26,6 +32,7 @@ const EXTERNAL = ["@modelvet/server", "lz4-napi", "@cyclonedx/*", "ajv"];
  * Code that finds files next to itself (the rules pack, package.json, a library resolved by createRequire) must
  * keep seeing its own folder once bundled: `import.meta.url` becomes the address the module had in dist/.
  * Engine modules are found through the package (it may be installed anywhere); CLI modules relative to the bundle.
+ * The two helpers are defined in the bundle's banner.
  */
 const keepModuleUrls = {
   name: "keep-module-urls",
@@ -37,14 +44,24 @@ const keepModuleUrls = {
       const posix = (p) => p.split(sep).join("/");
       let url;
       if (args.path.startsWith(engineDist + sep))
-        url = `new URL(${JSON.stringify("./" + posix(relative(engineDist, args.path)))}, import.meta.resolve("@modelvet/engine")).href`;
+        url = `__mvEngineUrl(${JSON.stringify("./" + posix(relative(engineDist, args.path)))})`;
       else if (args.path.startsWith(cliDist + sep))
-        url = `new URL(${JSON.stringify(posix(relative(outdir, args.path)))}, import.meta.url).href`;
+        url = `__mvBundleUrl(${JSON.stringify(posix(relative(outdir, args.path)))})`;
       else return undefined;
       return { contents: text.replaceAll("import.meta.url", url), loader: "js" };
     });
   },
 };
+
+/**
+ * The banner's helpers: a module's former address (from the engine package's entry or from the bundle's folder),
+ * and a require() that resolves from the engine package.
+ */
+const URL_HELPERS =
+  'const __mvUrl = () => require("node:url");\n' +
+  'const __mvEngineUrl = (rel) => new URL(rel, __mvUrl().pathToFileURL(require.resolve("@modelvet/engine"))).href;\n' +
+  "const __mvBundleUrl = (rel) => new URL(rel, __mvUrl().pathToFileURL(__filename)).href;\n" +
+  'const __mvEngineRequire = () => require("node:module").createRequire(require.resolve("@modelvet/engine"));';
 
 /**
  * The engine's modules only define things: importing one runs nothing. Saying so lets the bundle leave out what
@@ -59,6 +76,25 @@ const engineHasNoSideEffects = {
         args.path === "@modelvet/engine" ? join(engineDist, "index.js") : resolve(dirname(args.importer), args.path);
       return path.startsWith(engineDist + sep) && args.importer !== "" ? { path, sideEffects: false } : undefined;
     });
+  },
+};
+
+/**
+ * Large libraries the engine needs only for some formats or targets (the Hub client, HDF5, YAML, Jinja) are loaded
+ * from node_modules when first used, not carried in the bundle: every run and every worker thread reads and holds
+ * the bundle's whole text, so each of these would cost memory in every thread of every scan. They are the
+ * engine's dependencies, so they are required from where the engine is installed (npm may nest them under it).
+ */
+const ENGINE_LIBRARIES = ["@huggingface/hub", "@huggingface/jinja", "jsfive", "yaml"];
+const engineLibrariesAtRunTime = {
+  name: "engine-libraries-at-run-time",
+  setup(b) {
+    const names = new RegExp(`^(${ENGINE_LIBRARIES.map((n) => n.replace(/[/]/g, "\\/")).join("|")})$`);
+    b.onResolve({ filter: names }, (args) => ({ path: args.path, namespace: "engine-library" }));
+    b.onLoad({ filter: /.*/, namespace: "engine-library" }, (args) => ({
+      contents: `module.exports = __mvEngineRequire()(${JSON.stringify(args.path)});\n`,
+      loader: "js",
+    }));
   },
 };
 
@@ -83,22 +119,46 @@ const lazyChildProcess = {
   },
 };
 
+/** The bundle's entry: the CLI's `main`, and the loop of a scan worker thread (bin/scan-worker.js runs it). */
+const ENTRY =
+  `export { main } from ${JSON.stringify(join(cliDist, "main.js"))};\n` +
+  `export { serveScanWorker } from ${JSON.stringify(join(engineDist, "scan-worker-loop.js"))};\n`;
+
 await rm(outdir, { recursive: true, force: true });
-await build({
-  // The scan worker thread's script (the engine's scan-worker.js) is an entry of its own, sharing chunks with main.
-  entryPoints: { main: join(cliDist, "main.js"), "scan-worker": join(engineDist, "scan-worker.js") },
-  outdir,
+const bundle = join(outdir, "modelvet.cjs");
+const { outputFiles } = await build({
+  stdin: { contents: ENTRY, resolveDir: cliDist, sourcefile: "modelvet-entry.js", loader: "js" },
+  outfile: bundle,
+  write: false,
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
+  // import() becomes require(): a script compiled with a code cache (node:vm) cannot call import() on Node 20,
+  // and Node >= 20.19 requires ES modules (the service) without a flag.
+  supported: { "dynamic-import": false },
   external: EXTERNAL,
-  plugins: [engineHasNoSideEffects, keepModuleUrls, lazyChildProcess],
-  // Bundled CommonJS libraries call require() for Node's built-in modules.
-  banner: {
-    js: 'import { createRequire as __mvRequire } from "node:module"; const require = __mvRequire(import.meta.url);',
-  },
+  plugins: [engineHasNoSideEffects, keepModuleUrls, lazyChildProcess, engineLibrariesAtRunTime],
+  banner: { js: URL_HELPERS },
   logLevel: "warning",
   legalComments: "none",
 });
+// The first line names this build: bin/bundle.js keys the code cache by it (V8 itself checks only the length).
+const code = outputFiles[0].text;
+const buildId = createHash("sha256").update(code).digest("hex").slice(0, 16);
+mkdirSync(outdir, { recursive: true });
+writeFileSync(bundle, `// modelvet bundle ${buildId}\n${code}`);
+
+// One scan of a small pickle through the CLI writes the code cache (bin/bundle.js stores it after a run when none
+// fits this build and this Node): the functions a scan runs are then compiled already on the first real run.
+const warm = mkdtempSync(join(tmpdir(), "modelvet-warm-"));
+try {
+  const tiny = join(warm, "tiny.pkl");
+  writeFileSync(tiny, Buffer.from("80027d710058010000006171015d7102284b014b024b0365732e", "hex"));
+  const bin = join(cliRoot, "bin", "modelvet.js");
+  const run = spawnSync(process.execPath, [bin, "scan", tiny, "--format", "json", "--no-cache"], { encoding: "utf8" });
+  if (run.status !== 0 || !run.stdout.includes('"severity": 1'))
+    throw new Error(`the bundled CLI failed its warm-up scan (exit ${run.status}): ${run.stderr}`);
+} finally {
+  rmSync(warm, { recursive: true, force: true });
+}

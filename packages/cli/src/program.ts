@@ -110,7 +110,10 @@ async function loadServeCommand(): Promise<typeof import("./serve-command.js")> 
     return await import("./serve-command.js");
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err?.code === "ERR_MODULE_NOT_FOUND" && err.message.includes("@modelvet/server"))
+    // import() says ERR_MODULE_NOT_FOUND; require() (the bundled CLI loads the service with it) MODULE_NOT_FOUND.
+    // The name in quotes is the module not found; a missing dependency of the service names it only in its stack.
+    const missing = err?.code === "ERR_MODULE_NOT_FOUND" || err?.code === "MODULE_NOT_FOUND";
+    if (missing && err.message.includes("'@modelvet/server'"))
       throw new ServiceMissingError(
         "the service is not installed: run `npm i @modelvet/server` where @modelvet/cli is installed (add -g for a global CLI)",
       );

@@ -89,12 +89,13 @@ function defaultJobs(): number {
 }
 
 /**
- * The worker thread script of the bundled build (scripts/bundle-cli.mjs writes it beside the CLI's bundle, so a
- * worker compiles one file, not the engine's modules); without a bundle the engine's own script is used.
+ * The worker thread script of the bundled build (bin/scan-worker.js runs the bundle scripts/bundle-cli.mjs wrote,
+ * from its code cache, so a worker compiles nothing a run compiled before); without a bundle the engine's own.
  */
 function bundledWorker(): { workerUrl?: URL } {
-  const url = new URL("./bundle/scan-worker.js", import.meta.url);
-  return existsSync(url) ? { workerUrl: url } : {};
+  return existsSync(new URL("./bundle/modelvet.cjs", import.meta.url))
+    ? { workerUrl: new URL("../bin/scan-worker.js", import.meta.url) }
+    : {};
 }
 
 /** 2 when a file could not be read (unless allowed), else 1 at or above the --fail-on threshold, else 0. */

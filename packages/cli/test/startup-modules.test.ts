@@ -6,24 +6,45 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const BIN = join(ROOT, "packages", "cli", "bin", "modelvet.js");
-/** Preloaded with `--import`: on exit, prints the Node built-in modules the process loaded (process.moduleLoadList). */
+/**
+ * Preloaded with `--import`: on exit, prints the Node built-in modules the process loaded (process.moduleLoadList)
+ * and the files it required (require.cache: the bundle requires the engine's large libraries from node_modules).
+ */
 const HOOK =
   "data:text/javascript," +
   encodeURIComponent(
-    'process.on("exit", () => process.stderr.write("LOADED-BUILTINS " + JSON.stringify(process.moduleLoadList' +
-      '.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13))) + "\\n"));',
+    'import { createRequire } from "node:module"; const required = createRequire(process.cwd() + "/").cache;' +
+      'process.on("exit", () => process.stderr.write("LOADED-BUILTINS " + JSON.stringify(process.moduleLoadList' +
+      '.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13))) + "\\n" +' +
+      '"REQUIRED " + JSON.stringify(Object.keys(required)) + "\\n"));',
   );
 
 /** A protocol-2 pickle of `{"a": [1, 2, 3]}`: the smallest real scan. */
 const TINY = Buffer.from("80027d710058010000006171015d7102284b014b024b0365732e", "hex");
 
 /** Runs the CLI with the loaded-modules hook; returns the exit code, the report and the built-ins it loaded. */
-function scanWithHook(...args: string[]): { code: number | null; stdout: string; builtins: string[] } {
+function scanWithHook(...args: string[]): {
+  code: number | null;
+  stdout: string;
+  builtins: string[];
+  required: string[];
+} {
   const run = spawnSync(process.execPath, ["--import", HOOK, BIN, ...args], { encoding: "utf8" });
-  const line = run.stderr.split("\n").find((l) => l.startsWith("LOADED-BUILTINS "));
-  if (!line) throw new Error(`no module list: ${run.stderr}`);
-  return { code: run.status, stdout: run.stdout, builtins: JSON.parse(line.slice(16)) as string[] };
+  const line = (prefix: string): string => {
+    const found = run.stderr.split("\n").find((l) => l.startsWith(prefix));
+    if (!found) throw new Error(`no module list: ${run.stderr}`);
+    return found.slice(prefix.length);
+  };
+  return {
+    code: run.status,
+    stdout: run.stdout,
+    builtins: JSON.parse(line("LOADED-BUILTINS ")) as string[],
+    required: JSON.parse(line("REQUIRED ")) as string[],
+  };
 }
+
+/** The engine's large libraries, as paths under node_modules. */
+const LARGE_LIBRARIES = /node_modules\/(yaml|jsfive|@huggingface\/hub|@huggingface\/jinja)\//;
 
 describe("start-up loads only what the command uses", () => {
   const dir = mkdtempSync(join(tmpdir(), "modelvet-startup-"));
@@ -36,6 +57,18 @@ describe("start-up loads only what the command uses", () => {
     expect((JSON.parse(run.stdout) as { severity: number }).severity).toBe(1);
     expect(run.builtins).not.toContain("crypto");
     expect(run.builtins).not.toContain("child_process");
+  });
+
+  it("a pickle scan requires none of the engine's large libraries; a YAML file requires the YAML parser", () => {
+    const pickle = scanWithHook("scan", tiny, "--format", "json", "--no-cache");
+    expect(pickle.code).toBe(0);
+    expect(pickle.required.some((f) => f.endsWith("modelvet.cjs") || f.endsWith("bundle.js"))).toBe(true);
+    expect(pickle.required.filter((f) => LARGE_LIBRARIES.test(f))).toEqual([]);
+    const yaml = join(dir, "config.yaml");
+    writeFileSync(yaml, "model: !!python/object/apply:os.system ['echo hi']\n");
+    const config = scanWithHook("scan", yaml, "--format", "json", "--no-cache");
+    expect((JSON.parse(config.stdout) as { severity: number }).severity).toBe(3);
+    expect(config.required.some((f) => /node_modules\/yaml\//.test(f))).toBe(true);
   });
 
   it("the same scan with the cache hashes the file (crypto loads there, and only there)", () => {
