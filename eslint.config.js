@@ -2,7 +2,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/test/fixtures/**", "bench/work/**", "test-output/**", "packages/cli/.code-cache-test-*/**"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      "**/test/fixtures/**",
+      "bench/work/**",
+      "test-output/**",
+      "packages/cli/.code-cache-test-*/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
