@@ -22,11 +22,8 @@ const cliDist = join(cliRoot, "dist");
 const engineDist = join(cliRoot, "..", "engine", "dist");
 const outdir = join(cliDist, "bundle");
 
-/**
- * Loaded at run time from node_modules, never copied in: the optional service, native addons, and large libraries
- * that one rarely used path alone needs (SBOM output, rules-file validation). Each is a dependency of this package.
- */
-const EXTERNAL = ["@modelvet/server", "lz4-napi", "@cyclonedx/*", "ajv"];
+/** The optional service: loaded as a package when `serve` or `worker` runs (never bundled). */
+const EXTERNAL = ["@modelvet/server"];
 
 /**
  * Code that finds files next to itself (the rules pack, package.json, a library resolved by createRequire) must
@@ -80,12 +77,20 @@ const engineHasNoSideEffects = {
 };
 
 /**
- * Large libraries the engine needs only for some formats or targets (the Hub client, HDF5, YAML, Jinja) are loaded
- * from node_modules when first used, not carried in the bundle: every run and every worker thread reads and holds
- * the bundle's whole text, so each of these would cost memory in every thread of every scan. They are the
- * engine's dependencies, so they are required from where the engine is installed (npm may nest them under it).
+ * Large libraries the engine needs only for some formats, targets or outputs (the Hub client, HDF5, YAML, Jinja,
+ * SBOM output, rules-file validation) are loaded from node_modules when first used, not carried in the bundle:
+ * every run and every worker thread reads and holds the bundle's whole text, so each of these would cost memory
+ * in every thread of every scan. They are the engine's dependencies, so they are required from where the engine
+ * is installed (npm may nest them under it).
  */
-const ENGINE_LIBRARIES = ["@huggingface/hub", "@huggingface/jinja", "jsfive", "yaml"];
+const ENGINE_LIBRARIES = [
+  "@cyclonedx/cyclonedx-library",
+  "@huggingface/hub",
+  "@huggingface/jinja",
+  "ajv",
+  "jsfive",
+  "yaml",
+];
 const engineLibrariesAtRunTime = {
   name: "engine-libraries-at-run-time",
   setup(b) {

@@ -33,7 +33,6 @@ function loadBundle() {
   const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
   return {
     exports: module_.exports,
-    cacheUsed,
     storeCodeCache() {
       if (!cacheUsed) writeAtomically(cacheFile, script.createCachedData());
     },
